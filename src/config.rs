@@ -1,1 +1,50 @@
-//! Typed configuration.
+//! Configuration shared by the commands: one typed struct per concern, every field a flag that
+//! can also be set through the environment variable the design names.
+
+use url::Url;
+
+use crate::secret::Secret;
+
+/// How to reach Constant Contact and how hard the API key may be used.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ApiSettings {
+    /// Constant Contact v3 API base URL.
+    #[arg(long, env = "CC_API_BASE_URL", default_value = "https://api.cc.email/v3")]
+    pub api_base_url: Url,
+    /// OAuth2 token endpoint (the refresh grant).
+    #[arg(long, env = "CC_AUTH_URL", default_value = "https://authz.constantcontact.com/oauth2/default/v1/token")]
+    pub auth_url: Url,
+    /// The application's client id (the API key).
+    #[arg(long, env = "CC_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// The application's client secret.
+    #[arg(long, env = "CC_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<Secret>,
+    /// Requests per second for the API key.
+    #[arg(long, env = "CC_RATE_LIMIT_RPS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub rate_limit_rps: u32,
+    /// Requests per UTC day for the API key.
+    #[arg(long, env = "CC_DAILY_QUOTA", default_value_t = 10_000)]
+    pub daily_quota: u64,
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret::new(s))
+    }
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+/// Logging: `RUST_LOG` filters, `LOG_FORMAT` picks the shape.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LogSettings {
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
+    pub log_format: LogFormat,
+}

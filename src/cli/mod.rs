@@ -1,1 +1,80 @@
-//! (being written)
+//! The `cc-export` command line: parses, sets up logging, runs a command, maps errors to one
+//! line on stderr and an exit code.
+
+mod export;
+mod sim;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::LogSettings;
+
+#[derive(Parser, Debug)]
+#[command(name = "cc-export", version, args_override_self = true, about = "Export every contact of a Constant Contact account, exactly once")]
+pub struct Cli {
+    #[command(flatten)]
+    log: LogSettings,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run one export in the foreground (resumable; `--simulate N` needs no servers at all).
+    Export(Box<export::ExportArgs>),
+    /// Serve the Constant Contact simulator (v3 contacts + OAuth token endpoint).
+    Sim(sim::SimArgs),
+}
+
+/// Exit codes: 0 done, 1 failed, 2 bad usage (clap), 3 re-authentication required,
+/// 130 interrupted (rerun the same command to resume).
+pub mod exit {
+    pub const FAILED: u8 = 1;
+    pub const REAUTH: u8 = 3;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init(cli.log.log_format);
+    let result = match cli.command {
+        Command::Export(args) => export::run(*args).await,
+        Command::Sim(args) => sim::run(args).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {}", one_line(&err));
+            ExitCode::from(exit_code_of(&err))
+        }
+    }
+}
+
+/// The whole cause chain on one line, so scripts and operators see the reason at a glance.
+fn one_line(err: &anyhow::Error) -> String {
+    format!("{err:#}").replace(['\n', '\r'], " ")
+}
+
+fn exit_code_of(err: &anyhow::Error) -> u8 {
+    let reauth = err.chain().any(|e| {
+        matches!(e.downcast_ref::<crate::cc::CcError>(), Some(crate::cc::CcError::ReauthRequired { .. }))
+            || matches!(e.downcast_ref::<crate::cc::TokenError>(), Some(crate::cc::TokenError::ReauthRequired { .. }))
+    });
+    if reauth { exit::REAUTH } else { exit::FAILED }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): sets up what the tests need, then runs every test.
+# Needs only cargo and python3; the services it uses are started here when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo test (unit, simulator, client, encoders, kill-and-resume)"
+cargo test --all-targets --locked -- --color never
+
+echo "== the README's first command on 100,000 simulated contacts, read back by Python's csv module"
+cargo build --locked --bin cc-export
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+start=$(date +%s.%N)
+target/debug/cc-export export --simulate 100000 --out "$tmp/contacts.csv"
+end=$(date +%s.%N)
+python3 scripts/check_csv.py "$tmp/contacts.csv" 100000
+python3 -c "print(f'100k export wall time: {($end - $start):.1f} s')"

@@ -1,0 +1,297 @@
+//! `cc-export export`: one export in the foreground, resumable from its state file.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::exit;
+use crate::cc::{
+    ApiLimiter, ClientConfig, ContactsClient, ContactsQuery, MemoryTokenSource, OAuthClient, OAuthConfig, PersistFn,
+    TokenPair,
+};
+use crate::config::ApiSettings;
+use crate::encode::{Format, build_encoder, resolve_columns};
+use crate::export::{self, ExportSpec, ExportState, Plan, Progress, StateFile};
+use crate::secret::Secret;
+use crate::sim::{SimConfig, Simulator};
+use crate::sink::FileSink;
+use crate::sink::file::partial_path;
+
+const TOKEN_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// Constant Contact account id (with --simulate: any name, default "sim").
+    #[arg(long, env = "EXPORT_ACCOUNT", required_unless_present = "simulate")]
+    account: Option<String>,
+    /// Output file (s3://BUCKET/KEY uploads to an object store).
+    #[arg(long, env = "EXPORT_OUT")]
+    out: String,
+    #[arg(long, env = "EXPORT_FORMAT", value_enum, default_value_t = Format::Csv)]
+    format: Format,
+    /// Compress the output (each checkpointed chunk is one gzip member).
+    #[arg(long, env = "EXPORT_GZIP")]
+    gzip: bool,
+    /// CSV columns to write, in order, comma-separated; `custom_field:<id>` for a custom field.
+    #[arg(long, env = "EXPORT_COLUMNS")]
+    columns: Option<String>,
+    /// Only members of these lists (comma-separated list ids, at most 25).
+    #[arg(long, env = "EXPORT_LISTS", value_delimiter = ',')]
+    lists: Vec<String>,
+    /// Contact statuses (comma-separated; `all` includes deleted contacts).
+    #[arg(long, env = "EXPORT_STATUS", value_delimiter = ',')]
+    status: Vec<String>,
+    /// Only contacts updated after this instant (RFC 3339).
+    #[arg(long, env = "EXPORT_UPDATED_AFTER", value_parser = parse_rfc3339)]
+    updated_after: Option<String>,
+    /// Contacts per API request (the API allows 1..=500).
+    #[arg(long, env = "EXPORT_BATCH_SIZE", default_value_t = 500, value_parser = clap::value_parser!(u16).range(1..=500))]
+    batch_size: u16,
+    /// Checkpoint file (default: `<out>.state.json`).
+    #[arg(long, env = "EXPORT_STATE")]
+    state: Option<PathBuf>,
+    /// Neutralise cells starting with = + - @ (for spreadsheet users).
+    #[arg(long, env = "EXPORT_ESCAPE_FORMULAS")]
+    escape_formulas: bool,
+    /// Ignore an existing checkpoint and export from the beginning.
+    #[arg(long, env = "EXPORT_RESTART")]
+    restart: bool,
+    /// Start the built-in simulator with N contacts and export from it (needs no servers).
+    #[arg(long, env = "EXPORT_SIMULATE")]
+    simulate: Option<u64>,
+    /// Dataset seed of the simulator.
+    #[arg(long, env = "EXPORT_SIM_SEED", default_value_t = 42)]
+    sim_seed: u64,
+    /// Access token (when not simulating).
+    #[arg(long, env = "CC_ACCESS_TOKEN", hide_env_values = true)]
+    access_token: Option<Secret>,
+    /// Refresh token (when not simulating).
+    #[arg(long, env = "CC_REFRESH_TOKEN", hide_env_values = true)]
+    refresh_token: Option<Secret>,
+    /// When the access token was issued (RFC 3339); older than 24 h is refreshed first.
+    #[arg(long, env = "CC_TOKEN_GENERATED_AT", value_parser = parse_rfc3339)]
+    token_generated_at: Option<String>,
+    /// Where rotated tokens are kept (mode 0600; default `<out>.tokens.json`). Refresh tokens are
+    /// single-use, so the new pair must be saved before it is used.
+    #[arg(long, env = "EXPORT_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+    #[command(flatten)]
+    api: ApiSettings,
+}
+
+fn parse_rfc3339(s: &str) -> Result<String, String> {
+    OffsetDateTime::parse(s, &Rfc3339).map(|_| s.to_owned()).map_err(|e| format!("not an RFC 3339 date-time: {e}"))
+}
+
+pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    if args.out.starts_with("s3://") {
+        bail!("--out s3://… needs the object store sink, which comes with the worker; write to a local path for now");
+    }
+    let out = PathBuf::from(&args.out);
+    let account = args.account.clone().unwrap_or_else(|| "sim".to_owned());
+    let spec = ExportSpec {
+        account_id: account.clone(),
+        query: ContactsQuery {
+            limit: args.batch_size,
+            lists: args.lists.clone(),
+            status: args.status.clone(),
+            updated_after: args.updated_after.clone(),
+            ..ContactsQuery::default()
+        },
+        format: args.format,
+        gzip: args.gzip,
+        columns: args.columns.clone(),
+        escape_formulas: args.escape_formulas,
+    };
+    if spec.format == Format::Ndjson && spec.columns.is_some() {
+        bail!("--columns applies to CSV; NDJSON carries every field as the API gave it");
+    }
+    let state_file = args.state.clone().map(StateFile::new).unwrap_or_else(|| StateFile::beside(&out));
+
+    let mut api = args.api.clone();
+    let (_sim, tokens) = if let Some(n) = args.simulate {
+        let sim = start_simulator(n, args.sim_seed, api.rate_limit_rps).await?;
+        api.api_base_url = sim.base_url().parse()?;
+        api.auth_url = sim.auth_url().parse()?;
+        api.client_id = Some("sim-client".into());
+        api.client_secret = Some(Secret::new("sim-secret"));
+        let t = sim.issue_tokens(&account);
+        let pair = TokenPair { access_token: t.access_token.into(), refresh_token: t.refresh_token.into(), generated_at: OffsetDateTime::now_utc() };
+        (Some(sim), TokenOrigin::Simulator(pair))
+    } else {
+        (None, load_tokens(&args, &out)?)
+    };
+    let client = Arc::new(build_client(&api, tokens)?);
+
+    let Some(state) = prepare_state(&state_file, &out, &spec, args.restart, &client).await? else {
+        println!("{} is already complete (per {}); use --restart to export again", out.display(), state_file.path().display());
+        return Ok(ExitCode::SUCCESS);
+    };
+    let resumed = state.pages > 0;
+    if resumed {
+        tracing::info!(rows = state.rows, pages = state.pages, "resuming from checkpoint {}", state_file.path().display());
+    }
+    let plan = Plan {
+        query: spec.query.clone(),
+        encoder: build_encoder(spec.format, &state.columns, spec.escape_formulas),
+        gzip: spec.gzip,
+        max_restarts: 3,
+    };
+    let start = state.position();
+    let mut progress = Progress::new(std::io::stderr().is_terminal(), state.total, state.rows);
+    let mut sink = FileSink::open(&out, state_file.clone(), state)?;
+
+    let outcome = tokio::select! {
+        r = export::run(client, plan, start, &mut sink, &mut progress) => r?,
+        _ = super::shutdown_signal() => {
+            progress.finish(sink.state().rows);
+            eprintln!("interrupted after {} contacts; rerun the same command to resume", sink.state().rows);
+            return Ok(ExitCode::from(exit::INTERRUPTED));
+        }
+    };
+    let secs = outcome.elapsed.as_secs_f64();
+    let mut line = format!(
+        "exported {} contacts to {} ({} bytes) in {:.1} s ({:.0} contacts/s{})",
+        outcome.position.rows,
+        outcome.summary.location,
+        outcome.summary.bytes,
+        secs,
+        outcome.position.rows as f64 / secs.max(1e-9),
+        if resumed { ", resumed" } else { "" }
+    );
+    if outcome.restarts > 0 {
+        line.push_str(&format!(", restarted {} times after the API refused a cursor", outcome.restarts));
+    }
+    if let Some(sim) = &_sim {
+        let s = sim.stats();
+        line.push_str(&format!(
+            "; simulator: {} requests, {:.2} requests/s, peak {} in any 1 s, {} throttled",
+            s.requests,
+            s.requests as f64 / secs.max(1e-9),
+            s.max_requests_in_any_1s,
+            s.throttled
+        ));
+    }
+    println!("{line}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn start_simulator(contacts: u64, seed: u64, rps: u32) -> anyhow::Result<Simulator> {
+    // The simulator enforces the same limit the client keeps to, as the real API would.
+    let cfg = SimConfig { contacts, seed, rate_limit_rps: Some(rps), ..SimConfig::default() };
+    Simulator::start(cfg, "127.0.0.1:0".parse()?).await.context("starting the simulator")
+}
+
+enum TokenOrigin {
+    Simulator(TokenPair),
+    /// Real tokens, and the file the rotated pair goes to.
+    Stored(TokenPair, PathBuf),
+}
+
+/// Tokens for a real account: the token file when an earlier run rotated them, else flags/env.
+fn load_tokens(args: &ExportArgs, out: &Path) -> anyhow::Result<TokenOrigin> {
+    let path = args.token_file.clone().unwrap_or_else(|| {
+        let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        name.push(".tokens.json");
+        out.with_file_name(name)
+    });
+    if let Ok(text) = std::fs::read(&path) {
+        let pair: TokenPair = serde_json::from_slice(&text).with_context(|| format!("reading tokens from {}", path.display()))?;
+        tracing::info!("using tokens rotated by an earlier run, from {}", path.display());
+        return Ok(TokenOrigin::Stored(pair, path));
+    }
+    let (Some(access), Some(refresh)) = (args.access_token.clone(), args.refresh_token.clone()) else {
+        bail!("no tokens: set CC_ACCESS_TOKEN and CC_REFRESH_TOKEN (or use --simulate N)");
+    };
+    let generated_at = match &args.token_generated_at {
+        Some(s) => OffsetDateTime::parse(s, &Rfc3339)?,
+        // Unknown age: assume fresh and let a 401 trigger the refresh.
+        None => OffsetDateTime::now_utc(),
+    };
+    Ok(TokenOrigin::Stored(TokenPair { access_token: access, refresh_token: refresh, generated_at }, path))
+}
+
+fn build_client(api: &ApiSettings, tokens: TokenOrigin) -> anyhow::Result<ContactsClient> {
+    let user_agent = format!("cc-export/{}", env!("CARGO_PKG_VERSION"));
+    let oauth = match (&api.client_id, &api.client_secret) {
+        (Some(id), Some(secret)) => Some(OAuthClient::new(OAuthConfig {
+            auth_url: api.auth_url.clone(),
+            client_id: id.clone(),
+            client_secret: secret.clone(),
+            user_agent: user_agent.clone(),
+            timeout: Duration::from_secs(30),
+        })?),
+        _ => None,
+    };
+    let (pair, persist): (TokenPair, PersistFn) = match tokens {
+        TokenOrigin::Simulator(pair) => (pair, Arc::new(|_: &TokenPair| Ok(()))),
+        TokenOrigin::Stored(pair, path) => (pair, Arc::new(move |p: &TokenPair| save_tokens(&path, p))),
+    };
+    let source = Arc::new(MemoryTokenSource::new(pair, oauth, persist, TOKEN_MAX_AGE));
+    let limiter = ApiLimiter::for_key(api.client_id.as_deref().unwrap_or("default"), api.rate_limit_rps);
+    let mut cfg = ClientConfig::new(api.api_base_url.clone());
+    cfg.user_agent = user_agent;
+    Ok(ContactsClient::new(cfg, source, limiter)?)
+}
+
+/// Writes the rotated pair atomically with owner-only permissions.
+fn save_tokens(path: &Path, pair: &TokenPair) -> anyhow::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(&tmp).with_context(|| format!("saving rotated tokens to {}", tmp.display()))?;
+    f.write_all(&serde_json::to_vec(pair)?)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("saving rotated tokens to {}", path.display()))?;
+    tracing::info!("saved the rotated token pair to {}", path.display());
+    Ok(())
+}
+
+/// Loads the checkpoint or starts a new one. `None`: the export already finished.
+async fn prepare_state(
+    state_file: &StateFile,
+    out: &Path,
+    spec: &ExportSpec,
+    restart: bool,
+    client: &ContactsClient,
+) -> anyhow::Result<Option<ExportState>> {
+    if restart {
+        state_file.remove()?;
+        let _ = std::fs::remove_file(partial_path(out));
+    }
+    if let Some(state) = state_file.load()? {
+        if &state.spec != spec {
+            bail!(
+                "{} belongs to an export with other settings ({}); rerun with --restart or pick another --state",
+                state_file.path().display(),
+                serde_json::to_string(&state.spec)?
+            );
+        }
+        if state.complete && out.exists() {
+            return Ok(None);
+        }
+        if !state.complete {
+            return Ok(Some(state));
+        }
+        tracing::warn!("{} was finished but is gone; exporting again", out.display());
+    }
+    let columns = if spec.format == Format::Csv {
+        let custom_fields = client.custom_fields().await.context("reading the account's custom fields")?;
+        resolve_columns(spec.columns.as_deref(), &custom_fields)?
+    } else {
+        Vec::new()
+    };
+    let state = ExportState::new(spec.clone(), columns);
+    let _ = std::fs::remove_file(partial_path(out));
+    state_file.save(&state)?;
+    Ok(Some(state))
+}

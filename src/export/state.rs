@@ -1,0 +1,144 @@
+//! The one-shot export's checkpoint, a JSON file next to the output, replaced atomically
+//! (write temp, fsync, rename, fsync dir) so a kill at any instant leaves the old or the new one.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::spec::ExportSpec;
+use crate::encode::Column;
+use crate::sink::Position;
+
+const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExportState {
+    pub version: u32,
+    pub spec: ExportSpec,
+    /// Resolved when the export started, so a resumed export writes the same columns.
+    pub columns: Vec<Column>,
+    pub next_cursor: Option<String>,
+    pub rows: u64,
+    pub pages: u64,
+    /// Byte offset of the output up to which everything is checkpointed.
+    pub bytes: u64,
+    pub total: Option<u64>,
+    /// Times the export started over because the API refused its cursor.
+    pub restarts: u32,
+    pub complete: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl ExportState {
+    pub fn new(spec: ExportSpec, columns: Vec<Column>) -> Self {
+        let now = OffsetDateTime::now_utc();
+        Self {
+            version: VERSION,
+            spec,
+            columns,
+            next_cursor: None,
+            rows: 0,
+            pages: 0,
+            bytes: 0,
+            total: None,
+            restarts: 0,
+            complete: false,
+            started_at: now,
+            updated_at: now,
+        }
+    }
+
+    pub fn position(&self) -> Position {
+        Position { next_cursor: self.next_cursor.clone(), rows: self.rows, pages: self.pages }
+    }
+
+    pub fn record(&mut self, at: &Position, bytes: u64) {
+        self.next_cursor = at.next_cursor.clone();
+        self.rows = at.rows;
+        self.pages = at.pages;
+        self.bytes = bytes;
+        self.updated_at = OffsetDateTime::now_utc();
+    }
+
+    pub fn restart(&mut self) {
+        self.record(&Position::default(), 0);
+        self.restarts += 1;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state file {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("state file {path} is not a cc-export checkpoint ({source}); remove it or rerun with --restart")]
+    Corrupt { path: PathBuf, source: serde_json::Error },
+    #[error("state file {path} has version {found}, this cc-export writes {VERSION}; rerun with --restart")]
+    Version { path: PathBuf, found: u32 },
+}
+
+#[derive(Debug, Clone)]
+pub struct StateFile {
+    path: PathBuf,
+}
+
+impl StateFile {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// `<out>.state.json`, the default.
+    pub fn beside(out: &Path) -> Self {
+        let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        name.push(".state.json");
+        Self::new(out.with_file_name(name))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn load(&self) -> Result<Option<ExportState>, StateError> {
+        let text = match fs::read(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(StateError::Io { path: self.path.clone(), source }),
+        };
+        let probe: serde_json::Value = serde_json::from_slice(&text)
+            .map_err(|source| StateError::Corrupt { path: self.path.clone(), source })?;
+        let found = probe.get("version").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
+        if found != VERSION {
+            return Err(StateError::Version { path: self.path.clone(), found });
+        }
+        serde_json::from_value(probe)
+            .map(Some)
+            .map_err(|source| StateError::Corrupt { path: self.path.clone(), source })
+    }
+
+    pub fn save(&self, state: &ExportState) -> Result<(), StateError> {
+        let io = |source| StateError::Io { path: self.path.clone(), source };
+        let mut tmp_name = self.path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        tmp_name.push(".tmp");
+        let tmp = self.path.with_file_name(tmp_name);
+        let body = serde_json::to_vec_pretty(state).expect("state serializes");
+        let mut f = fs::File::create(&tmp).map_err(io)?;
+        f.write_all(&body).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        fs::rename(&tmp, &self.path).map_err(io)?;
+        crate::sink::file::sync_parent(&self.path);
+        Ok(())
+    }
+
+    pub fn remove(&self) -> Result<(), StateError> {
+        match fs::remove_file(&self.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StateError::Io { path: self.path.clone(), source }),
+        }
+    }
+}

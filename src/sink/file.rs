@@ -1,0 +1,110 @@
+//! Local file sink for the one-shot `export`: append + fsync, the checkpoint holds the byte
+//! offset, resume truncates to it. Writes go to `<out>.partial`, renamed to `<out>` when done,
+//! so a reader never mistakes a half-written export for a finished one.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+
+use super::{PageSink, Position, SinkSummary};
+use crate::export::state::{ExportState, StateFile};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileSinkError {
+    #[error("output {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(
+        "output {path} holds {actual} bytes but the checkpoint says {expected}: it was changed \
+         outside cc-export; rerun with --restart"
+    )]
+    Shorter { path: PathBuf, expected: u64, actual: u64 },
+}
+
+pub struct FileSink {
+    out: PathBuf,
+    partial: PathBuf,
+    file: File,
+    offset: u64,
+    state_file: StateFile,
+    state: ExportState,
+}
+
+impl FileSink {
+    /// Opens the partial output at the state's checkpointed offset, cutting off anything written
+    /// after the last checkpoint.
+    pub fn open(out: &Path, state_file: StateFile, state: ExportState) -> Result<Self, FileSinkError> {
+        let partial = partial_path(out);
+        let io = |source| FileSinkError::Io { path: partial.clone(), source };
+        if let Some(dir) = partial.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(io)?;
+        }
+        let mut file = OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&partial).map_err(io)?;
+        let actual = file.metadata().map_err(io)?.len();
+        if actual < state.bytes {
+            return Err(FileSinkError::Shorter { path: partial, expected: state.bytes, actual });
+        }
+        file.set_len(state.bytes).map_err(io)?;
+        file.seek(SeekFrom::Start(state.bytes)).map_err(io)?;
+        Ok(Self { out: out.to_path_buf(), partial, file, offset: state.bytes, state_file, state })
+    }
+
+    pub fn state(&self) -> &ExportState {
+        &self.state
+    }
+
+    fn io(&self, source: std::io::Error) -> FileSinkError {
+        FileSinkError::Io { path: self.partial.clone(), source }
+    }
+}
+
+pub fn partial_path(out: &Path) -> PathBuf {
+    let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".partial");
+    out.with_file_name(name)
+}
+
+#[async_trait]
+impl PageSink for FileSink {
+    async fn write_page(&mut self, chunk: &[u8], after: &Position) -> anyhow::Result<()> {
+        self.file.write_all(chunk).map_err(|e| self.io(e))?;
+        // The bytes must be on disk before the checkpoint that counts them.
+        self.file.sync_data().map_err(|e| self.io(e))?;
+        self.offset += chunk.len() as u64;
+        self.state.record(after, self.offset);
+        self.state_file.save(&self.state)?;
+        Ok(())
+    }
+
+    async fn restart(&mut self) -> anyhow::Result<()> {
+        self.file.set_len(0).map_err(|e| self.io(e))?;
+        self.file.seek(SeekFrom::Start(0)).map_err(|e| self.io(e))?;
+        self.file.sync_all().map_err(|e| self.io(e))?;
+        self.offset = 0;
+        self.state.restart();
+        self.state_file.save(&self.state)?;
+        Ok(())
+    }
+
+    async fn finish(&mut self, at: &Position) -> anyhow::Result<SinkSummary> {
+        self.file.sync_all().map_err(|e| self.io(e))?;
+        fs::rename(&self.partial, &self.out).map_err(|e| self.io(e))?;
+        sync_parent(&self.out);
+        self.state.record(at, self.offset);
+        self.state.complete = true;
+        self.state_file.save(&self.state)?;
+        Ok(SinkSummary { location: self.out.display().to_string(), bytes: self.offset })
+    }
+}
+
+/// Makes a rename durable; best effort, as some filesystems refuse to open directories.
+pub(crate) fn sync_parent(path: &Path) {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    } else if let Ok(d) = File::open(".") {
+        let _ = d.sync_all();
+    }
+}

@@ -1,0 +1,145 @@
+//! The one-shot export, run as the real binary against its built-in simulator: killed with
+//! SIGKILL at several points and rerun, it must produce a file identical to an uninterrupted run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cc-export");
+const CONTACTS: u64 = 12_000;
+
+fn export_cmd(out: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["export", "--simulate", &CONTACTS.to_string(), "--batch-size", "100", "--out"])
+        .arg(out)
+        .args(extra)
+        // Fast, but still limited: the simulator enforces the same rate the client keeps to.
+        .env("CC_RATE_LIMIT_RPS", "300")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run_to_end(out: &Path, extra: &[&str]) -> Output {
+    let o = export_cmd(out, extra).output().expect("run cc-export");
+    assert!(o.status.success(), "export failed: {}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+fn sha256(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    format!("{:x}", Sha256::digest(&bytes))
+}
+
+fn checkpointed_rows(state: &Path) -> u64 {
+    std::fs::read(state)
+        .ok()
+        .and_then(|t| serde_json::from_slice::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["rows"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Starts the export and SIGKILLs it once the checkpoint holds at least `rows` (0: at once).
+fn kill_at(out: &Path, extra: &[&str], rows: u64) -> bool {
+    let state = state_path(out);
+    let mut child = export_cmd(out, extra).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "export failed before the kill point");
+            return false; // finished before we got to kill it
+        }
+        if checkpointed_rows(&state) >= rows {
+            child.kill().unwrap(); // SIGKILL on unix
+            child.wait().unwrap();
+            return true;
+        }
+        assert!(Instant::now() < deadline, "no progress");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn state_path(out: &Path) -> PathBuf {
+    out.with_file_name(format!("{}.state.json", out.file_name().unwrap().to_string_lossy()))
+}
+
+fn killed_and_resumed_matches_uninterrupted(name: &str, extra: &[&str], kill_points: &[u64]) {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join(format!("reference-{name}"));
+    run_to_end(&reference, extra);
+
+    let out = dir.path().join(name);
+    let mut kills = 0;
+    for &rows in kill_points {
+        if kill_at(&out, extra, rows) {
+            kills += 1;
+        }
+    }
+    assert!(kills >= kill_points.len() - 1, "only {kills} kills landed");
+    let last = run_to_end(&out, extra);
+    let stdout = String::from_utf8_lossy(&last.stdout);
+    assert!(stdout.contains(&format!("exported {CONTACTS} contacts")), "unexpected summary: {stdout}");
+    assert_eq!(sha256(&out), sha256(&reference), "resumed file differs from the uninterrupted one");
+    assert!(!out.with_file_name(format!("{name}.partial")).exists());
+}
+
+#[test]
+fn csv_killed_at_five_points_equals_uninterrupted() {
+    killed_and_resumed_matches_uninterrupted("contacts.csv", &[], &[0, 100, 3_000, 7_000, 11_500]);
+}
+
+#[test]
+fn ndjson_gzip_killed_at_three_points_equals_uninterrupted() {
+    killed_and_resumed_matches_uninterrupted("contacts.ndjson.gz", &["--format", "ndjson", "--gzip"], &[200, 5_000, 11_000]);
+}
+
+#[test]
+fn gzip_output_is_one_valid_stream_of_every_row() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("c.csv");
+    let packed = dir.path().join("c.csv.gz");
+    run_to_end(&plain, &[]);
+    run_to_end(&packed, &["--gzip"]);
+    let mut text = Vec::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(&packed).unwrap()).read_to_end(&mut text).unwrap();
+    assert_eq!(text, std::fs::read(&plain).unwrap());
+}
+
+#[test]
+fn rerun_after_completion_does_not_export_again_and_restart_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.csv");
+    run_to_end(&out, &[]);
+    let first = sha256(&out);
+    let again = run_to_end(&out, &[]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already complete"));
+    let restarted = run_to_end(&out, &["--restart"]);
+    assert!(String::from_utf8_lossy(&restarted.stdout).contains(&format!("exported {CONTACTS} contacts")));
+    assert_eq!(sha256(&out), first);
+}
+
+#[test]
+fn a_checkpoint_of_other_settings_is_refused_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.csv");
+    assert!(kill_at(&out, &[], 500));
+    let o = export_cmd(&out, &["--batch-size", "50"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("other settings") && err.contains("--restart"), "{err}");
+    assert_eq!(err.trim_end().lines().filter(|l| l.starts_with("error:")).count(), 1, "{err}");
+}
+
+#[test]
+fn bad_arguments_fail_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.csv");
+    let o = export_cmd(&out, &["--columns", "Email,Shoe Size"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Shoe Size"));
+    let o = Command::new(BIN).args(["export", "--simulate", "10", "--out"]).arg(&out).args(["--batch-size", "501"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "clap rejects an out-of-range batch size");
+}
