@@ -97,7 +97,7 @@ pub fn write_contact(out: &mut Vec<u8>, account: &Account, index: u64, include: 
     });
     let mut c = ContactOut {
         contact_id: Some(contact_id(account, index)),
-        email_address: maybe(&mut s, 970, |s| email(s, index, &a)),
+        email_address: a.has_email.then(|| email(&mut s, index, &a)),
         first_name: maybe(&mut s, 970, |s| *s.pick(FIRST_NAMES)),
         last_name: maybe(&mut s, 950, |s| *s.pick(LAST_NAMES)),
         job_title: maybe(&mut s, 600, |s| *s.pick(JOB_TITLES)),

@@ -48,6 +48,8 @@ pub struct Attrs {
     pub updated: i64,
     pub permission: Permission,
     pub deleted: bool,
+    /// A few contacts (SMS-only, imported without one) have no email address: status not_set.
+    pub has_email: bool,
     pub lists: u8,
     pub tags: u8,
 }
@@ -87,8 +89,10 @@ pub fn attrs(account_seed: u64, index: u64) -> Attrs {
         created + (w3 % 94_608_000) as i64
     };
     let deleted = (w1 >> 20) % 1000 < 25;
+    let has_email = deleted || (w1 >> 50) % 1000 >= 30;
     let permission = match (w1 >> 40) % 1000 {
         _ if deleted => Permission::Unsubscribed,
+        _ if !has_email => Permission::NotSet,
         0..400 => Permission::Explicit,
         400..750 => Permission::Implicit,
         750..870 => Permission::Unsubscribed,
@@ -101,6 +105,7 @@ pub fn attrs(account_seed: u64, index: u64) -> Attrs {
         updated,
         permission,
         deleted,
+        has_email,
         lists: mask(w2, LIST_COUNT, 77),
         tags: mask(w3 >> 16, TAG_COUNT, 40),
     }
