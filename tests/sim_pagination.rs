@@ -19,11 +19,21 @@ async fn pagination_covers_every_contact_exactly_once() {
     }
     // status=all adds the deleted ones, still in index order.
     let all = api.all_ids("/v3/contacts?limit=100&status=all").await;
-    let every: Vec<String> = (0..613).map(|i| sim.dataset().contact_id(ACCOUNT, i)).collect();
+    let every: Vec<String> = (0..613)
+        .map(|i| sim.dataset().contact_id(ACCOUNT, i))
+        .collect();
     assert_eq!(all, every);
-    assert_eq!(every.iter().collect::<HashSet<_>>().len(), 613, "ids are unique");
+    assert_eq!(
+        every.iter().collect::<HashSet<_>>().len(),
+        613,
+        "ids are unique"
+    );
     let pages = api.all_pages("/v3/contacts?limit=50").await;
-    assert!(pages.iter().all(|p| p.json()["contacts"].as_array().unwrap().len() == 50 || p.next().is_none()));
+    assert!(
+        pages
+            .iter()
+            .all(|p| p.json()["contacts"].as_array().unwrap().len() == 50 || p.next().is_none())
+    );
     assert!(pages.last().unwrap().json().get("_links").is_none());
     sim.shutdown().await;
 }
@@ -50,25 +60,57 @@ async fn filters_match_what_the_contacts_say() {
         .flat_map(|p| p.json()["contacts"].as_array().unwrap().clone())
         .collect();
     let ids_where = |f: &dyn Fn(&serde_json::Value) -> bool| -> Vec<String> {
-        everything.iter().filter(|c| f(c)).map(|c| c["contact_id"].as_str().unwrap().to_owned()).collect()
+        everything
+            .iter()
+            .filter(|c| f(c))
+            .map(|c| c["contact_id"].as_str().unwrap().to_owned())
+            .collect()
     };
-    let list = everything.iter().find_map(|c| c["list_memberships"].as_array().unwrap().first().cloned()).unwrap();
+    let list = everything
+        .iter()
+        .find_map(|c| c["list_memberships"].as_array().unwrap().first().cloned())
+        .unwrap();
     let list = list.as_str().unwrap();
-    let in_list = api.all_ids(&format!("/v3/contacts?limit=37&lists={list}")).await;
-    let expected = ids_where(&|c| c.get("deleted_at").is_none() && c["list_memberships"].as_array().unwrap().iter().any(|l| l == list));
+    let in_list = api
+        .all_ids(&format!("/v3/contacts?limit=37&lists={list}"))
+        .await;
+    let expected = ids_where(&|c| {
+        c.get("deleted_at").is_none()
+            && c["list_memberships"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l == list)
+    });
     assert!(!expected.is_empty());
     assert_eq!(in_list, expected);
 
     let deleted = api.all_ids("/v3/contacts?status=deleted").await;
     assert_eq!(deleted, ids_where(&|c| c.get("deleted_at").is_some()));
-    let unsub = api.all_ids("/v3/contacts?status=unsubscribed&limit=500").await;
-    assert_eq!(unsub, ids_where(&|c| c.get("deleted_at").is_none() && c["email_address"]["permission_to_send"] == "unsubscribed"));
+    let unsub = api
+        .all_ids("/v3/contacts?status=unsubscribed&limit=500")
+        .await;
+    assert_eq!(
+        unsub,
+        ids_where(&|c| c.get("deleted_at").is_none()
+            && c["email_address"]["permission_to_send"] == "unsubscribed")
+    );
 
-    let mut updated: Vec<&str> = everything.iter().map(|c| c["updated_at"].as_str().unwrap()).collect();
+    let mut updated: Vec<&str> = everything
+        .iter()
+        .map(|c| c["updated_at"].as_str().unwrap())
+        .collect();
     updated.sort_unstable();
     let t = updated[updated.len() / 2];
-    let after = api.all_ids(&format!("/v3/contacts?limit=500&status=all&updated_after={t}")).await;
-    assert_eq!(after, ids_where(&|c| c["updated_at"].as_str().unwrap() >= t));
+    let after = api
+        .all_ids(&format!(
+            "/v3/contacts?limit=500&status=all&updated_after={t}"
+        ))
+        .await;
+    assert_eq!(
+        after,
+        ids_where(&|c| c["updated_at"].as_str().unwrap() >= t)
+    );
     sim.shutdown().await;
 }
 
@@ -76,15 +118,39 @@ async fn filters_match_what_the_contacts_say() {
 async fn created_windows_partition_the_contacts() {
     let sim = start(small(500)).await;
     let api = Api::new(&sim, ACCOUNT);
-    let c = |i| sim.dataset().contact(ACCOUNT, i)["created_at"].as_str().unwrap().to_owned();
+    let c = |i| {
+        sim.dataset().contact(ACCOUNT, i)["created_at"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
     let (t1, t2) = (c(100), c(333));
-    let mut joined = api.all_ids(&format!("/v3/contacts?status=all&limit=500&created_before={t1}")).await;
-    let middle = api.all_ids(&format!("/v3/contacts?status=all&limit=70&created_after={t1}&created_before={t2}")).await;
+    let mut joined = api
+        .all_ids(&format!(
+            "/v3/contacts?status=all&limit=500&created_before={t1}"
+        ))
+        .await;
+    let middle = api
+        .all_ids(&format!(
+            "/v3/contacts?status=all&limit=70&created_after={t1}&created_before={t2}"
+        ))
+        .await;
     assert_eq!(middle.len(), 233);
-    assert_eq!(middle[0], sim.dataset().contact_id(ACCOUNT, 100), "created_after is inclusive");
+    assert_eq!(
+        middle[0],
+        sim.dataset().contact_id(ACCOUNT, 100),
+        "created_after is inclusive"
+    );
     joined.extend(middle);
-    joined.extend(api.all_ids(&format!("/v3/contacts?status=all&limit=500&created_after={t2}")).await);
-    let every: Vec<String> = (0..500).map(|i| sim.dataset().contact_id(ACCOUNT, i)).collect();
+    joined.extend(
+        api.all_ids(&format!(
+            "/v3/contacts?status=all&limit=500&created_after={t2}"
+        ))
+        .await,
+    );
+    let every: Vec<String> = (0..500)
+        .map(|i| sim.dataset().contact_id(ACCOUNT, i))
+        .collect();
     assert_eq!(joined, every);
     sim.shutdown().await;
 }
@@ -93,13 +159,25 @@ async fn created_windows_partition_the_contacts() {
 async fn include_count_counts_every_match_on_every_page() {
     let sim = start(small(321)).await;
     let api = Api::new(&sim, ACCOUNT);
-    let pages = api.all_pages("/v3/contacts?limit=40&include_count=true").await;
+    let pages = api
+        .all_pages("/v3/contacts?limit=40&include_count=true")
+        .await;
     let total: usize = pages.iter().map(|p| p.ids().len()).sum();
-    assert_eq!(total as u64, sim.dataset().expected_ids(ACCOUNT).count() as u64);
-    assert!(pages.iter().all(|p| p.json()["contacts_count"] == total as u64));
+    assert_eq!(
+        total as u64,
+        sim.dataset().expected_ids(ACCOUNT).count() as u64
+    );
+    assert!(
+        pages
+            .iter()
+            .all(|p| p.json()["contacts_count"] == total as u64)
+    );
     let plain = api.get("/v3/contacts").await.json();
     assert!(plain.get("contacts_count").is_none());
-    let all = api.get("/v3/contacts?status=all&include_count=true&limit=1").await.json();
+    let all = api
+        .get("/v3/contacts?status=all&include_count=true&limit=1")
+        .await
+        .json();
     assert_eq!(all["contacts_count"], 321);
     sim.shutdown().await;
 }
@@ -108,15 +186,33 @@ async fn include_count_counts_every_match_on_every_page() {
 async fn includes_appear_only_when_asked() {
     let sim = start(small(60)).await;
     let api = Api::new(&sim, ACCOUNT);
-    let subs = ["custom_fields", "list_memberships", "phone_numbers", "street_addresses", "taggings", "notes"];
+    let subs = [
+        "custom_fields",
+        "list_memberships",
+        "phone_numbers",
+        "street_addresses",
+        "taggings",
+        "notes",
+    ];
     let bare = api.get("/v3/contacts?limit=60").await.json();
     for c in bare["contacts"].as_array().unwrap() {
         assert!(subs.iter().all(|s| c.get(*s).is_none()), "{c}");
     }
-    let full = api.get(&format!("/v3/contacts?limit=60&include={}", subs.join(","))).await.json();
-    for (c, b) in full["contacts"].as_array().unwrap().iter().zip(bare["contacts"].as_array().unwrap()) {
+    let full = api
+        .get(&format!("/v3/contacts?limit=60&include={}", subs.join(",")))
+        .await
+        .json();
+    for (c, b) in full["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(bare["contacts"].as_array().unwrap())
+    {
         assert!(subs.iter().all(|s| c[*s].is_array()), "{c}");
-        assert_eq!(c["first_name"], b["first_name"], "includes do not change the contact");
+        assert_eq!(
+            c["first_name"], b["first_name"],
+            "includes do not change the contact"
+        );
     }
     let one = api.get("/v3/contacts?include=notes").await.json();
     assert!(one["contacts"][0]["notes"].is_array() && one["contacts"][0].get("taggings").is_none());
@@ -127,39 +223,72 @@ async fn includes_appear_only_when_asked() {
 async fn bad_parameters_are_400_in_the_array_shape() {
     let sim = start(small(10)).await;
     let api = Api::new(&sim, ACCOUNT);
-    for bad in ["limit=0", "limit=501", "include=everything", "status=zombie", "lists=nope",
-        "updated_after=last-week", "include_count=maybe"] {
+    for bad in [
+        "limit=0",
+        "limit=501",
+        "include=everything",
+        "status=zombie",
+        "lists=nope",
+        "updated_after=last-week",
+        "include_count=maybe",
+    ] {
         let a = api.get(&format!("/v3/contacts?{bad}")).await;
         assert_eq!(a.status, 400, "{bad}");
         assert_eq!(error_key(&a, true), "contacts.api.bad.request");
     }
-    assert_eq!(api.get("/v3/contact_custom_fields?limit=101").await.status, 400);
+    assert_eq!(
+        api.get("/v3/contact_custom_fields?limit=101").await.status,
+        400
+    );
     assert_eq!(sim.stats().bad_requests, 8);
     sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn cursors_reject_tampering_other_accounts_invalidation_and_expiry() {
-    let cfg = SimConfig { contacts: 100, cursor_ttl: Some(std::time::Duration::from_millis(300)), ..SimConfig::default() };
+    let cfg = SimConfig {
+        contacts: 100,
+        cursor_ttl: Some(std::time::Duration::from_millis(300)),
+        ..SimConfig::default()
+    };
     let sim = start(cfg).await;
     let api = Api::new(&sim, ACCOUNT);
     let next = api.get("/v3/contacts?limit=10").await.next().unwrap();
-    assert_eq!(api.get(&next).await.status, 200, "a cursor can be replayed (retries)");
+    assert_eq!(
+        api.get(&next).await.status,
+        200,
+        "a cursor can be replayed (retries)"
+    );
     let cursor = next.split("cursor=").nth(1).unwrap();
     let mut tampered = cursor.as_bytes().to_vec();
     tampered[3] = if tampered[3] == b'x' { b'y' } else { b'x' };
     let tampered = String::from_utf8(tampered).unwrap();
-    for bad in [format!("/v3/contacts?cursor={tampered}"), "/v3/contacts?cursor=abc".into()] {
+    for bad in [
+        format!("/v3/contacts?cursor={tampered}"),
+        "/v3/contacts?cursor=abc".into(),
+    ] {
         let a = api.get(&bad).await;
-        assert_eq!((a.status, error_key(&a, true).as_str()), (400, "contacts.api.bad.request"));
+        assert_eq!(
+            (a.status, error_key(&a, true).as_str()),
+            (400, "contacts.api.bad.request")
+        );
     }
-    assert_eq!(Api::new(&sim, "someone-else").get(&next).await.status, 400, "foreign account");
+    assert_eq!(
+        Api::new(&sim, "someone-else").get(&next).await.status,
+        400,
+        "foreign account"
+    );
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     assert_eq!(api.get(&next).await.status, 400, "expired");
     let fresh = api.get("/v3/contacts?limit=10").await.next().unwrap();
     sim.invalidate_cursors();
     assert_eq!(api.get(&fresh).await.status, 400, "invalidated");
-    assert_eq!(api.get(&api.get("/v3/contacts?limit=10").await.next().unwrap()).await.status, 200);
+    assert_eq!(
+        api.get(&api.get("/v3/contacts?limit=10").await.next().unwrap())
+            .await
+            .status,
+        200
+    );
     assert_eq!(sim.stats().invalid_cursors, 5);
     sim.shutdown().await;
 }
@@ -175,9 +304,20 @@ async fn a_cursor_resumes_on_another_process_with_the_same_seed() {
     let on_b = api_b.get(&next).await;
     assert_eq!(on_b.status, 200);
     assert_eq!(on_a.body, on_b.body);
-    assert!(on_b.json()["contacts"][0]["taggings"].is_array(), "the cursor carries the include");
-    let other = start(SimConfig { seed: 7, ..small(90) }).await;
-    assert_eq!(Api::new(&other, ACCOUNT).get(&next).await.status, 400, "another seed rejects it");
+    assert!(
+        on_b.json()["contacts"][0]["taggings"].is_array(),
+        "the cursor carries the include"
+    );
+    let other = start(SimConfig {
+        seed: 7,
+        ..small(90)
+    })
+    .await;
+    assert_eq!(
+        Api::new(&other, ACCOUNT).get(&next).await.status,
+        400,
+        "another seed rejects it"
+    );
     for s in [a, b, other] {
         s.shutdown().await;
     }
@@ -186,14 +326,31 @@ async fn a_cursor_resumes_on_another_process_with_the_same_seed() {
 #[tokio::test]
 async fn same_seed_same_bytes_other_seed_other_bytes() {
     let (a, b) = (start(small(300)).await, start(small(300)).await);
-    let c = start(SimConfig { seed: 43, ..small(300) }).await;
+    let c = start(SimConfig {
+        seed: 43,
+        ..small(300)
+    })
+    .await;
     let q = "/v3/contacts?limit=120&include=custom_fields,list_memberships,phone_numbers,street_addresses,taggings,notes&include_count=true";
-    let pa: Vec<Vec<u8>> = Api::new(&a, ACCOUNT).all_pages(q).await.into_iter().map(|p| p.body).collect();
-    let pb: Vec<Vec<u8>> = Api::new(&b, ACCOUNT).all_pages(q).await.into_iter().map(|p| p.body).collect();
+    let pa: Vec<Vec<u8>> = Api::new(&a, ACCOUNT)
+        .all_pages(q)
+        .await
+        .into_iter()
+        .map(|p| p.body)
+        .collect();
+    let pb: Vec<Vec<u8>> = Api::new(&b, ACCOUNT)
+        .all_pages(q)
+        .await
+        .into_iter()
+        .map(|p| p.body)
+        .collect();
     assert_eq!(pa, pb);
     assert_ne!(pa[0], Api::new(&c, ACCOUNT).get(q).await.body);
     let cf = "/v3/contact_custom_fields";
-    assert_eq!(Api::new(&a, ACCOUNT).get(cf).await.body, Api::new(&b, ACCOUNT).get(cf).await.body);
+    assert_eq!(
+        Api::new(&a, ACCOUNT).get(cf).await.body,
+        Api::new(&b, ACCOUNT).get(cf).await.body
+    );
     for s in [a, b, c] {
         s.shutdown().await;
     }
@@ -209,11 +366,19 @@ async fn custom_fields_page_and_match_the_dataset() {
     assert_eq!(whole.json()["custom_fields"].as_array().unwrap(), &defs);
     assert!(whole.next().is_none());
     let pages = api.all_pages("/v3/contact_custom_fields?limit=2").await;
-    let paged: Vec<serde_json::Value> =
-        pages.iter().flat_map(|p| p.json()["custom_fields"].as_array().unwrap().clone()).collect();
+    let paged: Vec<serde_json::Value> = pages
+        .iter()
+        .flat_map(|p| p.json()["custom_fields"].as_array().unwrap().clone())
+        .collect();
     assert_eq!(paged, defs);
     let next = pages[0].next().unwrap();
     let cursor = next.split("cursor=").nth(1).unwrap();
-    assert_eq!(api.get(&format!("/v3/contacts?cursor={cursor}")).await.status, 400, "cursor of another endpoint");
+    assert_eq!(
+        api.get(&format!("/v3/contacts?cursor={cursor}"))
+            .await
+            .status,
+        400,
+        "cursor of another endpoint"
+    );
     sim.shutdown().await;
 }

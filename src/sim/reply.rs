@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures_util::{StreamExt, stream};
 use serde_json::json;
 
 /// How the body is delivered.
@@ -26,7 +27,6 @@ pub struct Reply {
     pub error_key: Option<String>,
     pub retry_after: Option<u64>,
     pub contacts: u64,
-    pub fault: bool,
     pub invalid_cursor: bool,
 }
 
@@ -52,7 +52,6 @@ impl Reply {
             error_key: None,
             retry_after: None,
             contacts,
-            fault: false,
             invalid_cursor: false,
         }
     }
@@ -84,13 +83,6 @@ impl Reply {
         }
     }
 
-    pub fn faulted(self) -> Self {
-        Self {
-            fault: true,
-            ..self
-        }
-    }
-
     pub fn with_retry_after(self, secs: Option<u64>) -> Self {
         Self {
             retry_after: secs,
@@ -112,7 +104,6 @@ impl Reply {
             kind: BodyKind::Malformed,
             ..Self::ok(Vec::new(), 0)
         }
-        .faulted()
     }
 
     pub fn reset(self) -> Self {
@@ -127,7 +118,6 @@ impl Reply {
             kind: BodyKind::Reset,
             ..Self::ok(Vec::new(), 0)
         }
-        .faulted()
     }
 }
 
@@ -137,14 +127,17 @@ impl IntoResponse for Reply {
             BodyKind::Full | BodyKind::Malformed => Body::from(self.body),
             BodyKind::Reset => {
                 let half = self.body.slice(..self.body.len() / 2);
-                let chunks: Vec<Result<Bytes, io::Error>> = vec![
-                    Ok(half),
+                // The pause lets headers and the first chunk reach the client before the abort.
+                let abort = async {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                     Err(io::Error::new(
                         io::ErrorKind::ConnectionReset,
                         "simulated reset",
-                    )),
-                ];
-                Body::from_stream(futures_util::stream::iter(chunks))
+                    ))
+                };
+                let chunks =
+                    stream::once(async { Ok::<Bytes, io::Error>(half) }).chain(stream::once(abort));
+                Body::from_stream(chunks)
             }
         };
         let mut resp = (self.status, body).into_response();

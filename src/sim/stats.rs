@@ -85,7 +85,6 @@ impl Stats {
     /// Classifies a `/v3` answer.
     pub fn record(&self, reply: &Reply) {
         self.with(|s| {
-            s.faults_injected += u64::from(reply.fault);
             s.invalid_cursors += u64::from(reply.invalid_cursor);
             match (
                 reply.status.as_u16(),
@@ -106,6 +105,11 @@ impl Stats {
                 _ => {}
             }
         });
+    }
+
+    /// A scripted or random fault was taken (counted even if the client gives up waiting).
+    pub fn fault_applied(&self) {
+        self.with(|s| s.faults_injected += 1);
     }
 
     pub fn token_request(&self) {

@@ -51,6 +51,9 @@ async fn handle(
         .into_owned()
         .collect();
     let scripted = st.faults.next_scripted();
+    if scripted.is_some() {
+        st.stats.fault_applied();
+    }
     if let Some(Fault::Delay { ms }) = scripted {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
@@ -61,9 +64,7 @@ async fn handle(
             retry_after,
         }) => {
             let message = format!("simulated fault: HTTP {status}");
-            Reply::error(status, error_key.as_deref(), &message)
-                .with_retry_after(retry_after)
-                .faulted()
+            Reply::error(status, error_key.as_deref(), &message).with_retry_after(retry_after)
         }
         other => {
             let st2 = Arc::clone(&st);
@@ -77,7 +78,6 @@ async fn handle(
             match other {
                 Some(Fault::Malformed) => reply.malformed(),
                 Some(Fault::Reset) => reply.reset(),
-                Some(Fault::Delay { .. }) => reply.faulted(),
                 _ => reply,
             }
         }
@@ -114,8 +114,11 @@ fn admitted(
         Err(e) => return Reply::error(401, Some("unauthorized"), &e.to_string()),
     };
     let roll = if random { st.faults.roll() } else { None };
+    if roll.is_some() {
+        st.stats.fault_applied();
+    }
     if let Some(RandomFault::Status(status)) = roll {
-        return Reply::error(status, None, "simulated random fault").faulted();
+        return Reply::error(status, None, "simulated random fault");
     }
     let reply = match endpoint {
         Endpoint::Contacts => pages::contacts(st, &account, pairs),

@@ -14,7 +14,10 @@ pub async fn start(cfg: SimConfig) -> Simulator {
 }
 
 pub fn small(contacts: u64) -> SimConfig {
-    SimConfig { contacts, ..SimConfig::default() }
+    SimConfig {
+        contacts,
+        ..SimConfig::default()
+    }
 }
 
 /// A connection to one simulator as one account.
@@ -38,13 +41,18 @@ impl Answer {
 
     /// `_links.next.href`, if any.
     pub fn next(&self) -> Option<String> {
-        self.json()["_links"]["next"]["href"].as_str().map(str::to_owned)
+        self.json()["_links"]["next"]["href"]
+            .as_str()
+            .map(str::to_owned)
     }
 
     pub fn ids(&self) -> Vec<String> {
         let page = self.json();
         let contacts = page["contacts"].as_array().expect("contacts array");
-        contacts.iter().map(|c| c["contact_id"].as_str().unwrap().to_owned()).collect()
+        contacts
+            .iter()
+            .map(|c| c["contact_id"].as_str().unwrap().to_owned())
+            .collect()
     }
 }
 
@@ -69,7 +77,11 @@ impl Api {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = resp.bytes().await.expect("body").to_vec();
-        Answer { status, headers, body }
+        Answer {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// Follows `_links.next` from `first` to the end; returns every page.
@@ -84,7 +96,11 @@ impl Api {
     }
 
     pub async fn all_ids(&self, first: &str) -> Vec<String> {
-        self.all_pages(first).await.iter().flat_map(Answer::ids).collect()
+        self.all_pages(first)
+            .await
+            .iter()
+            .flat_map(Answer::ids)
+            .collect()
     }
 }
 
@@ -95,7 +111,10 @@ pub fn error_key(answer: &Answer, array: bool) -> String {
         assert!(body.is_array(), "expected the array error shape: {body}");
         body[0].clone()
     } else {
-        assert!(body.is_object(), "expected the single-object error shape: {body}");
+        assert!(
+            body.is_object(),
+            "expected the single-object error shape: {body}"
+        );
         body
     };
     assert!(item["error_message"].is_string(), "{item}");
