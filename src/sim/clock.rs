@@ -1,7 +1,6 @@
 //! Timestamps as the API writes them (`2016-01-23T13:48:44Z`) and parsing of filter values.
 //! Formatting is hand-rolled: it runs several times per generated contact.
 
-use std::fmt::Write;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -19,25 +18,43 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+fn push2(out: &mut String, n: u32) {
+    out.push(char::from(b'0' + (n / 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
+/// `YYYY-MM-DD` (years 0..=9999), digit by digit: `write!` is slow in debug builds.
+fn push_date(out: &mut String, days: i64) {
+    let (y, m, d) = civil_from_days(days);
+    let y = y.clamp(0, 9999) as u32;
+    push2(out, y / 100);
+    push2(out, y % 100);
+    out.push('-');
+    push2(out, m);
+    out.push('-');
+    push2(out, d);
+}
+
 /// Unix seconds as RFC 3339 UTC with whole seconds.
 pub fn date_time(secs: i64) -> String {
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
     let mut out = String::with_capacity(20);
-    let _ = write!(
-        out,
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    );
+    push_date(&mut out, secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400) as u32;
+    out.push('T');
+    push2(&mut out, s / 3600);
+    out.push(':');
+    push2(&mut out, s / 60 % 60);
+    out.push(':');
+    push2(&mut out, s % 60);
+    out.push('Z');
     out
 }
 
 /// Unix seconds as a calendar date (`YYYY-MM-DD`, the spec's `format: date`).
 pub fn date(secs: i64) -> String {
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    format!("{y:04}-{m:02}-{d:02}")
+    let mut out = String::with_capacity(10);
+    push_date(&mut out, secs.div_euclid(86_400));
+    out
 }
 
 /// Parses an ISO-8601 filter value (RFC 3339 date-time, or a bare date = its UTC midnight)

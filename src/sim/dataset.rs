@@ -129,7 +129,7 @@ impl Dataset {
         self.len == 0
     }
 
-    pub fn account(&self, account_id: &str) -> Account {
+    pub(crate) fn account(&self, account_id: &str) -> Account {
         Account::new(self.seed, account_id)
     }
 
@@ -157,7 +157,12 @@ impl Dataset {
     }
 
     /// Index range of contacts created in `[after, before)` (Unix milliseconds), by binary search.
-    pub fn created_range(&self, seed: u64, after: Option<i64>, before: Option<i64>) -> (u64, u64) {
+    pub(crate) fn created_range(
+        &self,
+        seed: u64,
+        after: Option<i64>,
+        before: Option<i64>,
+    ) -> (u64, u64) {
         let first_at_or_after = |ms: i64| {
             let (mut lo, mut hi) = (0, self.len);
             while lo < hi {

@@ -12,6 +12,7 @@ mod contact;
 mod cursor;
 mod dataset;
 mod faults;
+mod json;
 mod limiter;
 mod mix;
 mod oauth;

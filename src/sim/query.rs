@@ -200,6 +200,7 @@ mod tests {
             updated: 0,
             permission: Permission::Unsubscribed,
             deleted: true,
+            has_email: true,
             lists: 0,
             tags: 0,
         };
