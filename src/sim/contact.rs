@@ -276,6 +276,6 @@ mod tests {
             "one full contact: {per:?}, {} bytes on average",
             buf.len() / 5000
         );
-        assert!(per.as_micros() < 100, "{per:?}");
+        assert!(per.as_micros() < 300, "{per:?}"); // ~35 µs in debug on an idle core
     }
 }
