@@ -1,7 +1,7 @@
 //! CSV (RFC 4180): one row per contact, the resolved columns.
 
+use super::view::{AddressView, ContactView, CustomFieldView, Joined, Phones, S, Str};
 use super::{Column, EncodeError, Encoder};
-use crate::cc::model::{Contact, CustomField, PhoneNumber, StreetAddress};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -71,7 +71,7 @@ impl CsvEncoder {
         }
     }
 
-    fn write_contact(&mut self, wtr: &mut Wtr<'_>, c: &Contact) -> Result<(), csv::Error> {
+    fn write_contact(&mut self, wtr: &mut Wtr<'_>, c: &ContactView<'_>) -> Result<(), csv::Error> {
         let Self {
             columns,
             slots,
@@ -130,39 +130,19 @@ fn write_cell(
     wtr.write_field(value)
 }
 
-/// The parts of a contact several columns look into, found once per row.
+/// A row's cell values: the view already reduced the arrays to what the columns read.
 struct Row<'c> {
-    c: &'c Contact,
-    work: Option<&'c str>,
-    home: Option<&'c str>,
-    mobile: Option<&'c str>,
-    address: Option<&'c StreetAddress>,
+    c: &'c ContactView<'c>,
+    phones: Option<&'c Phones<'c>>,
+    address: Option<&'c AddressView<'c>>,
 }
 
 impl<'c> Row<'c> {
-    fn new(c: &'c Contact) -> Self {
-        let phones = c.phone_numbers.as_deref().unwrap_or_default();
-        let phone = |kind: &str| {
-            let is_kind = |p: &&PhoneNumber| {
-                p.kind
-                    .as_deref()
-                    .is_some_and(|k| k.eq_ignore_ascii_case(kind))
-            };
-            phones
-                .iter()
-                .find(is_kind)
-                .and_then(|p| p.phone_number.as_deref())
-        };
-        let addresses = c.street_addresses.as_deref().unwrap_or_default();
-        let address = addresses
-            .iter()
-            .find(|a| a.kind.eq_ignore_ascii_case("home"))
-            .or(addresses.first());
+    fn new(c: &'c ContactView<'c>) -> Self {
+        let address = c.street_addresses.as_ref().and_then(|a| a.0.as_ref());
         Row {
             c,
-            work: phone("work"),
-            home: phone("home"),
-            mobile: phone("mobile"),
+            phones: c.phone_numbers.as_ref(),
             address,
         }
     }
@@ -171,26 +151,28 @@ impl<'c> Row<'c> {
     fn value<'a>(
         &self,
         col: &Column,
-        field: Option<&'c CustomField>,
+        field: Option<&'c CustomFieldView<'c>>,
         scratch: &'a mut String,
     ) -> &'a str
     where
         'c: 'a,
     {
         let c = self.c;
-        let addr = |get: fn(&'c StreetAddress) -> &'c Option<String>| {
-            self.address.and_then(|a| get(a).as_deref())
+        let addr =
+            |get: fn(&'c AddressView<'c>) -> &'c S<'c>| self.address.and_then(|a| text(get(a)));
+        let phone = |get: fn(&'c Phones<'c>) -> &'c Option<S<'c>>| {
+            self.phones.and_then(|p| get(p).as_ref().and_then(text))
         };
         let v: Option<&'c str> = match col {
             Column::Email => c.email_address.as_ref().map(|e| e.address.as_str()),
-            Column::FirstName => c.first_name.as_deref(),
-            Column::LastName => c.last_name.as_deref(),
-            Column::ContactId => c.contact_id.as_deref(),
-            Column::JobTitle => c.job_title.as_deref(),
-            Column::CompanyName => c.company_name.as_deref(),
-            Column::WorkPhone => self.work,
-            Column::HomePhone => self.home,
-            Column::MobilePhone => self.mobile,
+            Column::FirstName => text(&c.first_name),
+            Column::LastName => text(&c.last_name),
+            Column::ContactId => text(&c.contact_id),
+            Column::JobTitle => text(&c.job_title),
+            Column::CompanyName => text(&c.company_name),
+            Column::WorkPhone => phone(|p| &p.work),
+            Column::HomePhone => phone(|p| &p.home),
+            Column::MobilePhone => phone(|p| &p.mobile),
             Column::AddressLine1 => addr(|a| &a.street),
             Column::City => addr(|a| &a.city),
             Column::State => addr(|a| &a.state),
@@ -203,34 +185,29 @@ impl<'c> Row<'c> {
                 }
                 return scratch;
             }
-            Column::Anniversary => c.anniversary.as_deref(),
+            Column::Anniversary => text(&c.anniversary),
             Column::EmailPermission => c
                 .email_address
                 .as_ref()
-                .and_then(|e| e.permission_to_send.as_deref()),
-            Column::ListMemberships => return join(c.list_memberships.as_deref(), scratch),
-            Column::Tags => return join(c.taggings.as_deref(), scratch),
-            Column::CreatedAt => c.created_at.as_deref(),
-            Column::UpdatedAt => c.updated_at.as_deref(),
-            Column::CustomField { .. } => match field {
-                Some(CustomField { value: Some(v), .. }) => Some(v.as_str()),
-                Some(f) => return join(f.choice_ids.as_deref(), scratch),
-                None => None,
-            },
+                .and_then(|e| text(&e.permission_to_send)),
+            Column::ListMemberships => joined(&c.list_memberships),
+            Column::Tags => joined(&c.taggings),
+            Column::CreatedAt => text(&c.created_at),
+            Column::UpdatedAt => text(&c.updated_at),
+            Column::CustomField { .. } => {
+                field.and_then(|f| text(&f.value).or_else(|| joined(&f.choice_ids)))
+            }
         };
         v.unwrap_or("")
     }
 }
 
-fn join<'a>(ids: Option<&[String]>, scratch: &'a mut String) -> &'a str {
-    scratch.clear();
-    for (i, id) in ids.unwrap_or_default().iter().enumerate() {
-        if i > 0 {
-            scratch.push(';');
-        }
-        scratch.push_str(id);
-    }
-    scratch
+fn text<'c>(s: &'c S<'_>) -> Option<&'c str> {
+    s.as_ref().map(Str::as_str)
+}
+
+fn joined<'c>(j: &'c Option<Joined<'_>>) -> Option<&'c str> {
+    j.as_ref().map(|j| j.0.as_str())
 }
 
 impl Encoder for CsvEncoder {
@@ -263,7 +240,7 @@ impl Encoder for CsvEncoder {
         let mut wtr = self.builder.from_writer(&mut *out);
         let mut written = Ok(());
         for (index, raw) in contacts.iter().enumerate() {
-            written = match serde_json::from_str::<Contact>(raw.get()) {
+            written = match serde_json::from_str::<ContactView>(raw.get()) {
                 Ok(contact) => self
                     .write_contact(&mut wtr, &contact)
                     .map_err(|e| EncodeError::Io(e.into())),

@@ -6,6 +6,7 @@ mod error;
 mod format;
 mod gzip;
 mod ndjson;
+mod view;
 
 #[cfg(test)]
 mod csv_tests;
