@@ -181,7 +181,9 @@ impl<'c> Row<'c> {
             Column::Birthday => {
                 scratch.clear();
                 if let (Some(m), Some(d)) = (c.birthday_month, c.birthday_day) {
-                    let _ = write!(scratch, "{m:02}/{d:02}");
+                    two_digits(m, scratch);
+                    scratch.push('/');
+                    two_digits(d, scratch);
                 }
                 return scratch;
             }
@@ -199,6 +201,19 @@ impl<'c> Row<'c> {
             }
         };
         v.unwrap_or("")
+    }
+}
+
+/// `n` zero-padded to two digits, without the formatting machinery (once per row).
+fn two_digits(n: i64, out: &mut String) {
+    match u8::try_from(n) {
+        Ok(n @ 0..=99) => {
+            out.push(char::from(b'0' + n / 10));
+            out.push(char::from(b'0' + n % 10));
+        }
+        _ => {
+            let _ = write!(out, "{n:02}");
+        }
     }
 }
 

@@ -244,6 +244,14 @@ fn partial_values_fall_back_as_documented() {
         json!({"birthday_month": 1, "birthday_day": 31, "custom_fields": [{"custom_field_id": "x"}]}),
     );
     assert_eq!(row, ["01/31", "", "", "", ""]);
+    let row = c(json!({"birthday_month": 10, "birthday_day": 0}));
+    assert_eq!(row[0], "10/00");
+    let row = c(json!({"birthday_month": 123, "birthday_day": -4}));
+    assert_eq!(row[0], "123/-4", "out-of-range values are written as given");
+    // The first phone of a kind decides, even when it has no number.
+    let row =
+        c(json!({"phone_numbers": [{"kind": "WORK"}, {"kind": "work", "phone_number": "2"}]}));
+    assert_eq!(row[2], "");
 }
 
 #[test]
@@ -356,58 +364,4 @@ fn ndjson_through_build_encoder() {
         .encode_page(&[RawValue::from_string(text.into()).unwrap()], &mut out)
         .unwrap();
     assert_eq!((n, out), (1, format!("{text}\n").into_bytes()));
-}
-
-/// A realistic ~1 KB contact, for the speed check below.
-pub(super) fn sample_contact(i: usize) -> Value {
-    json!({
-        "contact_id": format!("1618ae62-4752-11e9-9c8a-fa163e6b{i:04x}"),
-        "email_address": {"address": format!("person{i}@example.com"), "permission_to_send": "implicit",
-            "created_at": "2019-03-15T18:23:08Z", "updated_at": "2019-03-15T18:23:08Z", "opt_in_source": "Contact",
-            "opt_in_date": "2019-03-15T18:23:08Z", "confirm_status": "off"},
-        "first_name": "Jonathan", "last_name": "Smith-Ågren", "job_title": "Musician", "company_name": "Acme, Inc.",
-        "birthday_month": 11, "birthday_day": 24, "anniversary": "2006-11-15",
-        "create_source": "Account", "update_source": "Contact",
-        "created_at": "2019-03-15T18:23:08Z", "updated_at": "2023-08-01T10:00:00Z",
-        "custom_fields": [{"custom_field_id": "1618ae62-4752-11e9-9c8a-fa163e6b01c1", "value": "Jazz"}],
-        "phone_numbers": [{"phone_number_id": "e5e8c4a6-4752-11e9-9c8a-fa163e6b01c1", "phone_number": "+1-555-555-5555",
-            "kind": "home", "created_at": "2019-03-15T18:23:08Z", "updated_at": "2019-03-15T18:23:08Z"}],
-        "street_addresses": [{"street_address_id": "ee2d8a48-4752-11e9-9c8a-fa163e6b01c1", "kind": "home",
-            "street": "123 Kashmir Valley Road", "city": "Chicago", "state": "Illinois", "postal_code": "60609",
-            "country": "United States", "created_at": "2019-03-15T18:23:08Z", "updated_at": "2019-03-15T18:23:08Z"}],
-        "list_memberships": ["07936f78-662a-11eb-af0a-fa163e56c9b0", "7f1e8a1e-662a-11eb-af0a-fa163e56c9b0"],
-        "taggings": ["1bdc8eb0-4752-11e9-9c8a-fa163e6b01c1"],
-        "notes": [{"note_id": "26b4a2d4-4752-11e9-9c8a-fa163e6b01c1", "created_at": "2019-03-15T18:23:08Z", "content": "Met at the show."}]
-    })
-}
-
-/// `cargo test --lib encode::csv_tests::speed -- --ignored --nocapture` (use a release build
-/// for real numbers; debug builds are ~10x slower).
-#[test]
-#[ignore]
-fn speed() {
-    let page: Vec<_> = (0..500).map(|i| raw(&sample_contact(i))).collect();
-    let bytes: usize = page.iter().map(|r| r.get().len()).sum();
-    let defs = [CustomFieldDef {
-        custom_field_id: "1618ae62-4752-11e9-9c8a-fa163e6b01c1".into(),
-        label: "Genre".into(),
-        ..Default::default()
-    }];
-    let columns = resolve_columns(None, &defs).unwrap();
-    for format in [Format::Csv, Format::Ndjson] {
-        let mut enc = build_encoder(format, &columns, false);
-        let mut out = Vec::new();
-        let rounds = 40;
-        let start = std::time::Instant::now();
-        for _ in 0..rounds {
-            out.clear();
-            enc.encode_page(&page, &mut out).unwrap();
-        }
-        let per = start.elapsed() / (rounds * page.len()) as u32;
-        println!(
-            "{format:?}: {per:?}/contact ({} B JSON avg, {} B out avg)",
-            bytes / page.len(),
-            out.len() / page.len()
-        );
-    }
 }

@@ -10,6 +10,8 @@ mod view;
 
 #[cfg(test)]
 mod csv_tests;
+#[cfg(test)]
+mod speed_tests;
 
 pub use self::csv::CsvEncoder;
 pub use columns::{CUSTOM_FIELD_PREFIX, Column, DEFAULT_COLUMN_NAMES, resolve_columns};
