@@ -1,0 +1,290 @@
+//! CSV (RFC 4180): one row per contact, the resolved columns.
+
+use super::view::{AddressView, ContactView, CustomFieldView, Joined, Phones, S, Str};
+use super::{Column, EncodeError, Encoder};
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+/// Encodes contacts as CSV rows: `,` separated, CRLF terminated, a field quoted only when it
+/// holds `"`, `,`, CR or LF (`"` doubled inside), UTF-8 without BOM, one header line (only
+/// from [`Encoder::header`]). A missing value is an empty cell.
+///
+/// What each column holds (from the v3 `ContactResource`):
+/// - Email = `email_address.address`; Email Permission = `email_address.permission_to_send`.
+/// - First Name, Last Name, Contact ID, Job Title, Company Name = the field of the same name.
+/// - Work / Home / Mobile Phone = `phone_number` of the first `phone_numbers` entry whose `kind`
+///   is `work` / `home` / `mobile` (compared case-insensitively).
+/// - Address Line 1 (`street`), City, State, Country, Zip/Postal Code (`postal_code`) = the first
+///   `street_addresses` entry of kind `home` (case-insensitively), else the first entry.
+/// - Birthday = `MM/DD` zero-padded when both `birthday_month` and `birthday_day` are present,
+///   else empty. Anniversary, Created At, Updated At = as the API gave them.
+/// - List Memberships / Tags = the ids of `list_memberships` / `taggings` joined with `;`.
+/// - `custom_field:<id>` = that custom field's `value`, or its `choice_ids` joined with `;` when
+///   `value` is absent.
+///
+/// With `escape_formulas`, a cell (header cells too: labels are user data) starting with `=`,
+/// `+`, `-`, `@`, tab or CR gets a leading `'` (OWASP CSV injection); off, values stay exact.
+pub struct CsvEncoder {
+    columns: Vec<Column>,
+    /// Per column: its slot in `found` for custom field columns, `NONE` otherwise.
+    slots: Vec<usize>,
+    slot_of_id: HashMap<String, usize>,
+    /// Per slot, for the current row: index into `contact.custom_fields`, or `NONE`.
+    found: Vec<usize>,
+    escape_formulas: bool,
+    builder: csv::WriterBuilder,
+    /// Reused for composed cells (joins, birthday) and escaped cells: no per-cell allocation.
+    scratch: String,
+    escaped: String,
+}
+
+const NONE: usize = usize::MAX;
+
+impl CsvEncoder {
+    pub fn new(columns: &[Column], escape_formulas: bool) -> Self {
+        let mut slot_of_id = HashMap::new();
+        let slots = columns
+            .iter()
+            .map(|c| match c {
+                Column::CustomField { id, .. } => {
+                    let next = slot_of_id.len();
+                    *slot_of_id.entry(id.clone()).or_insert(next)
+                }
+                _ => NONE,
+            })
+            .collect();
+        let mut builder = csv::WriterBuilder::new();
+        builder
+            .quote_style(csv::QuoteStyle::Necessary)
+            .terminator(csv::Terminator::CRLF)
+            .has_headers(false);
+        Self {
+            columns: columns.to_vec(),
+            slots,
+            found: vec![NONE; slot_of_id.len()],
+            slot_of_id,
+            escape_formulas,
+            builder,
+            scratch: String::new(),
+            escaped: String::new(),
+        }
+    }
+
+    fn write_contact(&mut self, wtr: &mut Wtr<'_>, c: &ContactView<'_>) -> Result<(), csv::Error> {
+        let Self {
+            columns,
+            slots,
+            slot_of_id,
+            found,
+            escape_formulas,
+            scratch,
+            escaped,
+            ..
+        } = self;
+        if !found.is_empty() {
+            found.fill(NONE);
+            for (i, f) in c.custom_fields.iter().flatten().enumerate() {
+                if let Some(&slot) = slot_of_id.get(f.custom_field_id.as_str()) {
+                    // The first entry for an id wins, like the phones and addresses.
+                    if found[slot] == NONE {
+                        found[slot] = i;
+                    }
+                }
+            }
+        }
+        let row = Row::new(c);
+        let custom = c.custom_fields.as_deref().unwrap_or_default();
+        for (col, &slot) in columns.iter().zip(slots.iter()) {
+            let field = (slot != NONE)
+                .then(|| found[slot])
+                .filter(|&i| i != NONE)
+                .map(|i| &custom[i]);
+            let value = row.value(col, field, scratch);
+            write_cell(wtr, value, *escape_formulas, escaped)?;
+        }
+        wtr.write_record(None::<&[u8]>)
+    }
+}
+
+/// A csv writer appending straight to the caller's buffer: one per page (the builder is kept).
+type Wtr<'o> = csv::Writer<&'o mut Vec<u8>>;
+
+fn write_cell(
+    wtr: &mut Wtr<'_>,
+    value: &str,
+    escape_formulas: bool,
+    escaped: &mut String,
+) -> Result<(), csv::Error> {
+    if escape_formulas
+        && matches!(
+            value.as_bytes().first(),
+            Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+        )
+    {
+        escaped.clear();
+        escaped.push('\'');
+        escaped.push_str(value);
+        return wtr.write_field(escaped.as_bytes());
+    }
+    wtr.write_field(value)
+}
+
+/// A row's cell values: the view already reduced the arrays to what the columns read.
+struct Row<'c> {
+    c: &'c ContactView<'c>,
+    phones: Option<&'c Phones<'c>>,
+    address: Option<&'c AddressView<'c>>,
+}
+
+impl<'c> Row<'c> {
+    fn new(c: &'c ContactView<'c>) -> Self {
+        let address = c.street_addresses.as_ref().and_then(|a| a.0.as_ref());
+        Row {
+            c,
+            phones: c.phone_numbers.as_ref(),
+            address,
+        }
+    }
+
+    /// The cell for `col`: borrowed from the contact, or composed in `scratch`.
+    fn value<'a>(
+        &self,
+        col: &Column,
+        field: Option<&'c CustomFieldView<'c>>,
+        scratch: &'a mut String,
+    ) -> &'a str
+    where
+        'c: 'a,
+    {
+        let c = self.c;
+        let addr =
+            |get: fn(&'c AddressView<'c>) -> &'c S<'c>| self.address.and_then(|a| text(get(a)));
+        let phone = |get: fn(&'c Phones<'c>) -> &'c Option<S<'c>>| {
+            self.phones.and_then(|p| get(p).as_ref().and_then(text))
+        };
+        let v: Option<&'c str> = match col {
+            Column::Email => c.email_address.as_ref().map(|e| e.address.as_str()),
+            Column::FirstName => text(&c.first_name),
+            Column::LastName => text(&c.last_name),
+            Column::ContactId => text(&c.contact_id),
+            Column::JobTitle => text(&c.job_title),
+            Column::CompanyName => text(&c.company_name),
+            Column::WorkPhone => phone(|p| &p.work),
+            Column::HomePhone => phone(|p| &p.home),
+            Column::MobilePhone => phone(|p| &p.mobile),
+            Column::AddressLine1 => addr(|a| &a.street),
+            Column::City => addr(|a| &a.city),
+            Column::State => addr(|a| &a.state),
+            Column::Country => addr(|a| &a.country),
+            Column::ZipPostalCode => addr(|a| &a.postal_code),
+            Column::Birthday => {
+                scratch.clear();
+                if let (Some(m), Some(d)) = (c.birthday_month, c.birthday_day) {
+                    two_digits(m, scratch);
+                    scratch.push('/');
+                    two_digits(d, scratch);
+                }
+                return scratch;
+            }
+            Column::Anniversary => text(&c.anniversary),
+            Column::EmailPermission => c
+                .email_address
+                .as_ref()
+                .and_then(|e| text(&e.permission_to_send)),
+            Column::ListMemberships => joined(&c.list_memberships),
+            Column::Tags => joined(&c.taggings),
+            Column::CreatedAt => text(&c.created_at),
+            Column::UpdatedAt => text(&c.updated_at),
+            Column::CustomField { .. } => {
+                field.and_then(|f| text(&f.value).or_else(|| joined(&f.choice_ids)))
+            }
+        };
+        v.unwrap_or("")
+    }
+}
+
+/// `n` zero-padded to two digits, without the formatting machinery (once per row).
+fn two_digits(n: i64, out: &mut String) {
+    match u8::try_from(n) {
+        Ok(n @ 0..=99) => {
+            out.push(char::from(b'0' + n / 10));
+            out.push(char::from(b'0' + n % 10));
+        }
+        _ => {
+            let _ = write!(out, "{n:02}");
+        }
+    }
+}
+
+fn text<'c>(s: &'c S<'_>) -> Option<&'c str> {
+    s.as_ref().map(Str::as_str)
+}
+
+fn joined<'c>(j: &'c Option<Joined<'_>>) -> Option<&'c str> {
+    j.as_ref().map(|j| j.0.as_str())
+}
+
+impl Encoder for CsvEncoder {
+    fn header(&mut self, out: &mut Vec<u8>) {
+        let mut wtr = self.builder.from_writer(out);
+        let mut written = Ok(());
+        for col in &self.columns {
+            written = written.and_then(|()| {
+                write_cell(
+                    &mut wtr,
+                    col.header(),
+                    self.escape_formulas,
+                    &mut self.escaped,
+                )
+            });
+        }
+        let written = written
+            .and_then(|()| wtr.write_record(None::<&[u8]>))
+            .and_then(|()| Ok(wtr.flush()?));
+        // Writing into a Vec cannot fail.
+        written.expect("CSV header into memory");
+    }
+
+    fn encode_page(
+        &mut self,
+        contacts: &[Box<RawValue>],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, EncodeError> {
+        let start = out.len();
+        let mut wtr = self.builder.from_writer(&mut *out);
+        let mut written = Ok(());
+        for (index, raw) in contacts.iter().enumerate() {
+            written = match serde_json::from_str::<ContactView>(raw.get()) {
+                Ok(contact) => self
+                    .write_contact(&mut wtr, &contact)
+                    .map_err(|e| EncodeError::Io(e.into())),
+                Err(source) => Err(EncodeError::MalformedContact {
+                    index,
+                    contact_id: contact_id_of(raw),
+                    source,
+                }),
+            };
+            if written.is_err() {
+                break;
+            }
+        }
+        let written = written.and_then(|()| Ok(wtr.flush()?));
+        drop(wtr);
+        if let Err(e) = written {
+            // Nothing of a failed page reaches the output.
+            out.truncate(start);
+            return Err(e);
+        }
+        Ok(contacts.len())
+    }
+}
+
+/// The `contact_id` of a contact that failed to parse, when it is a readable string.
+fn contact_id_of(raw: &RawValue) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        contact_id: Option<String>,
+    }
+    serde_json::from_str::<IdOnly>(raw.get()).ok()?.contact_id
+}

@@ -1,0 +1,26 @@
+//! What encoding can fail with.
+
+/// Errors from column resolution and encoding.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// A contact's JSON does not fit [`crate::cc::model::Contact`] (CSV only: NDJSON never
+    /// parses). `index` is the contact's position in the page given to `encode_page`.
+    #[error("contact #{index} of the page ({}) does not fit the contact model: {source}", id_text(.contact_id))]
+    MalformedContact {
+        index: usize,
+        contact_id: Option<String>,
+        source: serde_json::Error,
+    },
+    /// A `--columns` entry that names no column.
+    #[error("unknown column {name:?}; valid columns: {valid}")]
+    UnknownColumn { name: String, valid: String },
+    #[error("encoder I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn id_text(id: &Option<String>) -> String {
+    match id {
+        Some(id) => format!("contact_id {id:?}"),
+        None => "no readable contact_id".to_owned(),
+    }
+}
