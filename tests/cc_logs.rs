@@ -49,6 +49,9 @@ async fn logs_hold_no_secrets() {
     // A spent refresh token, refused.
     let refused = env.oauth().refresh(&old.refresh_token).await.unwrap_err();
 
+    use base64::Engine;
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
     let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     assert!(text.contains("refreshing the access token"), "{text}");
     assert!(text.contains("retrying"), "{text}");
@@ -58,6 +61,7 @@ async fn logs_hold_no_secrets() {
         new.access_token.expose(),
         new.refresh_token.expose(),
         CLIENT_SECRET,
+        &basic,
     ] {
         assert!(!text.contains(secret), "a secret leaked into the logs");
         assert!(!err.to_string().contains(secret));
