@@ -42,7 +42,10 @@ async fn logs_hold_no_secrets() {
     env.sim.expire_access_tokens();
     env.sim.inject(throttled(None), 1);
     env.sim.inject(Fault::Malformed, 1);
-    env.client.next_page(first.next_href.as_deref().unwrap()).await.unwrap();
+    env.client
+        .next_page(first.next_href.as_deref().unwrap())
+        .await
+        .unwrap();
     env.sim.inject(status(503, None), 5);
     let err = env.client.first_page(&q).await.unwrap_err();
     let new = env.tokens.current().await;
