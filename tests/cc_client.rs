@@ -368,3 +368,28 @@ async fn the_limiter_keeps_under_the_server_limit() {
         "{elapsed:?}"
     );
 }
+
+#[tokio::test]
+async fn random_faults_still_yield_every_contact_exactly_once() {
+    let env = Env::start_with(
+        1500,
+        |s| {
+            s.fault_rate = 0.15;
+            s.malformed_rate = 0.1;
+        },
+        |c| c.max_attempts = 12,
+        cc_export::cc::ApiLimiter::new(1000),
+    )
+    .await;
+    let q = ContactsQuery {
+        limit: 50,
+        ..Default::default()
+    };
+    let (ids, _, _) = export_all(&env.client, &q).await.unwrap();
+    assert_eq!(
+        ids,
+        env.sim.dataset().expected_ids(ACCOUNT).collect::<Vec<_>>()
+    );
+    let stats = env.sim.stats();
+    assert!(stats.server_errors > 0 && stats.malformed > 0, "{stats:?}");
+}
