@@ -393,3 +393,20 @@ async fn random_faults_still_yield_every_contact_exactly_once() {
     let stats = env.sim.stats();
     assert!(stats.server_errors > 0 && stats.malformed > 0, "{stats:?}");
 }
+
+#[tokio::test]
+async fn the_simulated_daily_quota_ends_in_quota_exceeded() {
+    let env = Env::start_with(
+        20,
+        |s| s.daily_quota = Some(2),
+        |_| {},
+        cc_export::cc::ApiLimiter::new(1000),
+    )
+    .await;
+    let q = ContactsQuery::default();
+    env.client.first_page(&q).await.unwrap();
+    env.client.first_page(&q).await.unwrap();
+    let err = env.client.first_page(&q).await.unwrap_err();
+    assert!(matches!(err, CcError::QuotaExceeded), "{err:?}");
+    assert_eq!(env.sim.stats().requests, 3);
+}

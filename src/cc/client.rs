@@ -53,7 +53,7 @@ impl ClientConfig {
 }
 
 /// One page of contacts, each kept as the raw JSON the API sent.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ContactsPage {
     pub contacts: Vec<Box<RawValue>>,
     pub contacts_count: Option<u64>,

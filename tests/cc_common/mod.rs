@@ -116,7 +116,10 @@ pub async fn export_all(
     let mut ids = ids_of(&page.contacts);
     let mut pages = 1;
     while let Some(href) = page.next_href.take() {
-        assert!(page.next_cursor.is_some(), "next link without cursor: {href}");
+        assert!(
+            page.next_cursor.is_some(),
+            "next link without cursor: {href}"
+        );
         page = client.next_page(&href).await?;
         ids.extend(ids_of(&page.contacts));
         pages += 1;
