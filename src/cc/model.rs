@@ -268,7 +268,6 @@ impl ApiErrorItem {
     }
 }
 
-
 /// `CustomField` from `GET /v3/contact_custom_fields`: the account's custom field definitions,
 /// which give the CSV its custom field columns.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -312,8 +311,14 @@ mod tests {
     fn both_error_shapes_parse() {
         let many = br#"[{"error_key":"contacts.api.bad.request","error_message":"bad cursor"}]"#;
         let one = br#"{"error_key":"throttled","error_message":"slow down"}"#;
-        assert_eq!(ApiErrorItem::parse_body(many).unwrap()[0].error_key, "contacts.api.bad.request");
-        assert_eq!(ApiErrorItem::parse_body(one).unwrap()[0].error_key, "throttled");
+        assert_eq!(
+            ApiErrorItem::parse_body(many).unwrap()[0].error_key,
+            "contacts.api.bad.request"
+        );
+        assert_eq!(
+            ApiErrorItem::parse_body(one).unwrap()[0].error_key,
+            "throttled"
+        );
         assert!(ApiErrorItem::parse_body(b"<html>").is_none());
     }
 }

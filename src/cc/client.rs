@@ -1,0 +1,299 @@
+//! `ContactsClient`: paged reads of `/contacts` and `/contact_custom_fields`. Every HTTP
+//! attempt waits on the limiter; transient failures are retried (`retry.rs`); a 401 refreshes
+//! the access token once.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, HeaderMap, RETRY_AFTER};
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+use url::Url;
+
+pub use super::query::{ContactsQuery, Include};
+
+use super::error::{CcError, chain};
+use super::limiter::ApiLimiter;
+use super::model::{ApiErrorItem, CustomFieldDef, CustomFieldsPage, RawContactsPage};
+use super::query::{contacts_url, cursor_of, cursor_url, endpoint, resolve_href};
+use super::retry::{RetryPolicy, parse_retry_after, with_retries};
+use super::token::TokenSource;
+
+/// Custom field definitions per page (the endpoint's maximum).
+const CUSTOM_FIELDS_LIMIT: &str = "100";
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// e.g. `https://api.cc.email/v3`; its path is kept.
+    pub base_url: Url,
+    pub user_agent: String,
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl ClientConfig {
+    pub fn new(base_url: Url) -> Self {
+        Self {
+            base_url,
+            user_agent: format!("cc-export/{}", env!("CARGO_PKG_VERSION")),
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_attempts: 8,
+            min_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One page of contacts, each kept as the raw JSON the API sent.
+#[derive(Debug, Clone)]
+pub struct ContactsPage {
+    pub contacts: Vec<Box<RawValue>>,
+    pub contacts_count: Option<u64>,
+    /// `_links.next.href`, relative to the API origin; `None` on the last page.
+    pub next_href: Option<String>,
+    /// The `cursor` query parameter of `next_href`: what a checkpoint stores.
+    pub next_cursor: Option<String>,
+}
+
+pub struct ContactsClient {
+    cfg: ClientConfig,
+    http: reqwest::Client,
+    tokens: Arc<dyn TokenSource>,
+    limiter: Arc<ApiLimiter>,
+}
+
+impl ContactsClient {
+    pub fn new(
+        cfg: ClientConfig,
+        tokens: Arc<dyn TokenSource>,
+        limiter: Arc<ApiLimiter>,
+    ) -> Result<Self, CcError> {
+        if !matches!(cfg.base_url.scheme(), "http" | "https") || cfg.base_url.cannot_be_a_base() {
+            return Err(CcError::Config(format!(
+                "base URL must be http(s): {}",
+                cfg.base_url
+            )));
+        }
+        if cfg.max_attempts == 0 {
+            return Err(CcError::Config("max_attempts must be at least 1".into()));
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(cfg.user_agent.clone())
+            .timeout(cfg.request_timeout)
+            .connect_timeout(cfg.connect_timeout)
+            .build()
+            .map_err(|e| CcError::Config(chain(&e)))?;
+        Ok(Self {
+            cfg,
+            http,
+            tokens,
+            limiter,
+        })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.cfg
+    }
+
+    /// The first page of `q`.
+    pub async fn first_page(&self, q: &ContactsQuery) -> Result<ContactsPage, CcError> {
+        let url = contacts_url(&self.cfg.base_url, q)?;
+        self.fetch_page(url, false).await
+    }
+
+    /// The page behind a `next_href` (relative to the API origin, e.g. `/v3/contacts?cursor=…`).
+    pub async fn next_page(&self, next_href: &str) -> Result<ContactsPage, CcError> {
+        let url = resolve_href(&self.cfg.base_url, next_href)?;
+        self.fetch_page(url, true).await
+    }
+
+    /// The page at a stored cursor: `GET {base}/contacts?cursor=…`.
+    pub async fn resume(&self, cursor: &str) -> Result<ContactsPage, CcError> {
+        let url = cursor_url(&self.cfg.base_url, cursor)?;
+        self.fetch_page(url, true).await
+    }
+
+    /// Every custom field definition of the account (all pages).
+    pub async fn custom_fields(&self) -> Result<Vec<CustomFieldDef>, CcError> {
+        let mut url = endpoint(&self.cfg.base_url, "contact_custom_fields")?;
+        url.query_pairs_mut()
+            .append_pair("limit", CUSTOM_FIELDS_LIMIT);
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        loop {
+            let page: CustomFieldsPage = self.get_json(&url, "custom_fields", false).await?;
+            out.extend(page.custom_fields);
+            let Some(next) = page.links.and_then(|l| l.next) else {
+                return Ok(out);
+            };
+            // A server handing back a link it already gave would loop forever.
+            if !seen.insert(next.href.clone()) {
+                return Err(CcError::Malformed {
+                    detail: "custom fields next link repeats".into(),
+                });
+            }
+            url = resolve_href(&self.cfg.base_url, &next.href)?;
+        }
+    }
+
+    async fn fetch_page(&self, url: Url, cursor_request: bool) -> Result<ContactsPage, CcError> {
+        let raw: RawContactsPage = self.get_json(&url, "contacts", cursor_request).await?;
+        let next_href = raw.links.and_then(|l| l.next).map(|n| n.href);
+        let next_cursor = next_href
+            .as_deref()
+            .and_then(|h| cursor_of(&self.cfg.base_url, h));
+        Ok(ContactsPage {
+            contacts: raw.contacts,
+            contacts_count: raw.contacts_count,
+            next_href,
+            next_cursor,
+        })
+    }
+
+    /// GET with retries; at most one token refresh per call.
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        what: &'static str,
+        cursor_request: bool,
+    ) -> Result<T, CcError> {
+        let policy = RetryPolicy {
+            max_attempts: self.cfg.max_attempts,
+            min_backoff: self.cfg.min_backoff,
+            max_backoff: self.cfg.max_backoff,
+        };
+        let refreshed = AtomicBool::new(false);
+        with_retries(policy, what, |_| {
+            self.attempt(url, what, cursor_request, &refreshed)
+        })
+        .await
+    }
+
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        what: &str,
+        cursor_request: bool,
+        refreshed: &AtomicBool,
+    ) -> Result<T, CcError> {
+        let mut token = self.tokens.access_token().await?;
+        loop {
+            self.limiter.until_ready().await;
+            let resp = self
+                .http
+                .get(url.clone())
+                .bearer_auth(token.expose())
+                .header(ACCEPT, "application/json")
+                .send()
+                .await
+                .map_err(CcError::transport)?;
+            let status = resp.status();
+            if status == StatusCode::UNAUTHORIZED {
+                if refreshed.swap(true, Ordering::SeqCst) {
+                    return Err(CcError::Unauthorized);
+                }
+                tracing::info!(request = what, "HTTP 401: refreshing the access token once");
+                token = self.tokens.refresh_after_unauthorized(&token).await?;
+                continue;
+            }
+            if !status.is_success() {
+                let retry_after = retry_after(resp.headers());
+                // The error body is only a detail: an unreadable one must not hide the status.
+                let body = resp.bytes().await.unwrap_or_default();
+                return Err(classify(status, retry_after, &body, cursor_request));
+            }
+            let body = resp.bytes().await.map_err(CcError::transport)?;
+            return serde_json::from_slice(&body).map_err(|e| CcError::Malformed {
+                detail: format!("{what} body ({} bytes): {e}", body.len()),
+            });
+        }
+    }
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(value, time::OffsetDateTime::now_utc())
+}
+
+/// The typed error for a non-2xx, non-401 answer.
+fn classify(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: &[u8],
+    cursor_request: bool,
+) -> CcError {
+    let errors = ApiErrorItem::parse_body(body).unwrap_or_default();
+    match status.as_u16() {
+        400 if cursor_request => CcError::InvalidCursor { errors },
+        400 => CcError::BadRequest { errors },
+        401 => CcError::Unauthorized,
+        403 => CcError::Forbidden,
+        404 => CcError::NotFound,
+        429 if errors.iter().any(|e| e.error_key == "quota_exceeded") => CcError::QuotaExceeded,
+        429 => CcError::Throttled { retry_after },
+        status => CcError::Server { status, errors },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(code: u16) -> StatusCode {
+        StatusCode::from_u16(code).unwrap()
+    }
+
+    #[test]
+    fn classification() {
+        let bad = br#"[{"error_key":"contacts.api.bad.request","error_message":"bad cursor"}]"#;
+        match classify(st(400), None, bad, true) {
+            CcError::InvalidCursor { errors } => assert_eq!(errors[0].error_message, "bad cursor"),
+            e => panic!("{e:?}"),
+        }
+        assert!(matches!(
+            classify(st(400), None, bad, false),
+            CcError::BadRequest { .. }
+        ));
+        assert!(matches!(
+            classify(st(403), None, b"", false),
+            CcError::Forbidden
+        ));
+        assert!(matches!(
+            classify(st(404), None, b"<html>", true),
+            CcError::NotFound
+        ));
+        let quota = br#"{"error_key":"quota_exceeded","error_message":"daily"}"#;
+        assert!(matches!(
+            classify(st(429), None, quota, false),
+            CcError::QuotaExceeded
+        ));
+        let throttled = br#"{"error_key":"throttled","error_message":"slow"}"#;
+        let wait = Some(Duration::from_secs(2));
+        match classify(st(429), wait, throttled, false) {
+            CcError::Throttled { retry_after } => assert_eq!(retry_after, wait),
+            e => panic!("{e:?}"),
+        }
+        match classify(st(503), None, b"oops", false) {
+            e @ CcError::Server { status: 503, .. } => assert!(e.is_retryable()),
+            e => panic!("{e:?}"),
+        }
+        assert!(!classify(st(415), None, b"", false).is_retryable());
+    }
+
+    #[test]
+    fn defaults() {
+        let cfg = ClientConfig::new(Url::parse("https://api.cc.email/v3").unwrap());
+        assert!(cfg.user_agent.starts_with("cc-export/"));
+        assert_eq!(cfg.max_attempts, 8);
+        assert_eq!(cfg.request_timeout, Duration::from_secs(30));
+        assert_eq!(cfg.min_backoff, Duration::from_millis(200));
+    }
+}
