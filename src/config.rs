@@ -9,10 +9,18 @@ use crate::secret::Secret;
 #[derive(clap::Args, Debug, Clone)]
 pub struct ApiSettings {
     /// Constant Contact v3 API base URL.
-    #[arg(long, env = "CC_API_BASE_URL", default_value = "https://api.cc.email/v3")]
+    #[arg(
+        long,
+        env = "CC_API_BASE_URL",
+        default_value = "https://api.cc.email/v3"
+    )]
     pub api_base_url: Url,
     /// OAuth2 token endpoint (the refresh grant).
-    #[arg(long, env = "CC_AUTH_URL", default_value = "https://authz.constantcontact.com/oauth2/default/v1/token")]
+    #[arg(
+        long,
+        env = "CC_AUTH_URL",
+        default_value = "https://authz.constantcontact.com/oauth2/default/v1/token"
+    )]
     pub auth_url: Url,
     /// The application's client id (the API key).
     #[arg(long, env = "CC_CLIENT_ID")]

@@ -12,19 +12,30 @@ const CONTACTS: u64 = 12_000;
 
 fn export_cmd(out: &Path, extra: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.args(["export", "--simulate", &CONTACTS.to_string(), "--batch-size", "100", "--out"])
-        .arg(out)
-        .args(extra)
-        // Fast, but still limited: the simulator enforces the same rate the client keeps to.
-        .env("CC_RATE_LIMIT_RPS", "300")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null());
+    cmd.args([
+        "export",
+        "--simulate",
+        &CONTACTS.to_string(),
+        "--batch-size",
+        "100",
+        "--out",
+    ])
+    .arg(out)
+    .args(extra)
+    // Fast, but still limited: the simulator enforces the same rate the client keeps to.
+    .env("CC_RATE_LIMIT_RPS", "300")
+    .env("RUST_LOG", "warn")
+    .stdin(Stdio::null());
     cmd
 }
 
 fn run_to_end(out: &Path, extra: &[&str]) -> Output {
     let o = export_cmd(out, extra).output().expect("run cc-export");
-    assert!(o.status.success(), "export failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "export failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     o
 }
 
@@ -44,7 +55,11 @@ fn checkpointed_rows(state: &Path) -> u64 {
 /// Starts the export and SIGKILLs it once the checkpoint holds at least `rows` (0: at once).
 fn kill_at(out: &Path, extra: &[&str], rows: u64) -> bool {
     let state = state_path(out);
-    let mut child = export_cmd(out, extra).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = export_cmd(out, extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -62,7 +77,10 @@ fn kill_at(out: &Path, extra: &[&str], rows: u64) -> bool {
 }
 
 fn state_path(out: &Path) -> PathBuf {
-    out.with_file_name(format!("{}.state.json", out.file_name().unwrap().to_string_lossy()))
+    out.with_file_name(format!(
+        "{}.state.json",
+        out.file_name().unwrap().to_string_lossy()
+    ))
 }
 
 fn killed_and_resumed_matches_uninterrupted(name: &str, extra: &[&str], kill_points: &[u64]) {
@@ -80,8 +98,15 @@ fn killed_and_resumed_matches_uninterrupted(name: &str, extra: &[&str], kill_poi
     assert!(kills >= kill_points.len() - 1, "only {kills} kills landed");
     let last = run_to_end(&out, extra);
     let stdout = String::from_utf8_lossy(&last.stdout);
-    assert!(stdout.contains(&format!("exported {CONTACTS} contacts")), "unexpected summary: {stdout}");
-    assert_eq!(sha256(&out), sha256(&reference), "resumed file differs from the uninterrupted one");
+    assert!(
+        stdout.contains(&format!("exported {CONTACTS} contacts")),
+        "unexpected summary: {stdout}"
+    );
+    assert_eq!(
+        sha256(&out),
+        sha256(&reference),
+        "resumed file differs from the uninterrupted one"
+    );
     assert!(!out.with_file_name(format!("{name}.partial")).exists());
 }
 
@@ -92,7 +117,11 @@ fn csv_killed_at_five_points_equals_uninterrupted() {
 
 #[test]
 fn ndjson_gzip_killed_at_three_points_equals_uninterrupted() {
-    killed_and_resumed_matches_uninterrupted("contacts.ndjson.gz", &["--format", "ndjson", "--gzip"], &[200, 5_000, 11_000]);
+    killed_and_resumed_matches_uninterrupted(
+        "contacts.ndjson.gz",
+        &["--format", "ndjson", "--gzip"],
+        &[200, 5_000, 11_000],
+    );
 }
 
 #[test]
@@ -104,7 +133,9 @@ fn gzip_output_is_one_valid_stream_of_every_row() {
     run_to_end(&plain, &[]);
     run_to_end(&packed, &["--gzip"]);
     let mut text = Vec::new();
-    flate2::read::MultiGzDecoder::new(std::fs::File::open(&packed).unwrap()).read_to_end(&mut text).unwrap();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(&packed).unwrap())
+        .read_to_end(&mut text)
+        .unwrap();
     assert_eq!(text, std::fs::read(&plain).unwrap());
 }
 
@@ -117,7 +148,10 @@ fn rerun_after_completion_does_not_export_again_and_restart_does() {
     let again = run_to_end(&out, &[]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("already complete"));
     let restarted = run_to_end(&out, &["--restart"]);
-    assert!(String::from_utf8_lossy(&restarted.stdout).contains(&format!("exported {CONTACTS} contacts")));
+    assert!(
+        String::from_utf8_lossy(&restarted.stdout)
+            .contains(&format!("exported {CONTACTS} contacts"))
+    );
     assert_eq!(sha256(&out), first);
 }
 
@@ -129,17 +163,38 @@ fn a_checkpoint_of_other_settings_is_refused_with_one_clear_line() {
     let o = export_cmd(&out, &["--batch-size", "50"]).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("other settings") && err.contains("--restart"), "{err}");
-    assert_eq!(err.trim_end().lines().filter(|l| l.starts_with("error:")).count(), 1, "{err}");
+    assert!(
+        err.contains("other settings") && err.contains("--restart"),
+        "{err}"
+    );
+    assert_eq!(
+        err.trim_end()
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .count(),
+        1,
+        "{err}"
+    );
 }
 
 #[test]
 fn bad_arguments_fail_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("c.csv");
-    let o = export_cmd(&out, &["--columns", "Email,Shoe Size"]).output().unwrap();
+    let o = export_cmd(&out, &["--columns", "Email,Shoe Size"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("Shoe Size"));
-    let o = Command::new(BIN).args(["export", "--simulate", "10", "--out"]).arg(&out).args(["--batch-size", "501"]).output().unwrap();
-    assert_eq!(o.status.code(), Some(2), "clap rejects an out-of-range batch size");
+    let o = Command::new(BIN)
+        .args(["export", "--simulate", "10", "--out"])
+        .arg(&out)
+        .args(["--batch-size", "501"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "clap rejects an out-of-range batch size"
+    );
 }

@@ -12,8 +12,8 @@ use time::format_description::well_known::Rfc3339;
 
 use super::exit;
 use crate::cc::{
-    ApiLimiter, ClientConfig, ContactsClient, ContactsQuery, MemoryTokenSource, OAuthClient, OAuthConfig, PersistFn,
-    TokenPair,
+    ApiLimiter, ClientConfig, ContactsClient, ContactsQuery, MemoryTokenSource, OAuthClient,
+    OAuthConfig, PersistFn, TokenPair,
 };
 use crate::config::ApiSettings;
 use crate::encode::{Format, build_encoder, resolve_columns};
@@ -86,12 +86,16 @@ pub struct ExportArgs {
 }
 
 fn parse_rfc3339(s: &str) -> Result<String, String> {
-    OffsetDateTime::parse(s, &Rfc3339).map(|_| s.to_owned()).map_err(|e| format!("not an RFC 3339 date-time: {e}"))
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map(|_| s.to_owned())
+        .map_err(|e| format!("not an RFC 3339 date-time: {e}"))
 }
 
 pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     if args.out.starts_with("s3://") {
-        bail!("--out s3://… needs the object store sink, which comes with the worker; write to a local path for now");
+        bail!(
+            "--out s3://… needs the object store sink, which comes with the worker; write to a local path for now"
+        );
     }
     let out = PathBuf::from(&args.out);
     let account = args.account.clone().unwrap_or_else(|| "sim".to_owned());
@@ -112,7 +116,11 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     if spec.format == Format::Ndjson && spec.columns.is_some() {
         bail!("--columns applies to CSV; NDJSON carries every field as the API gave it");
     }
-    let state_file = args.state.clone().map(StateFile::new).unwrap_or_else(|| StateFile::beside(&out));
+    let state_file = args
+        .state
+        .clone()
+        .map(StateFile::new)
+        .unwrap_or_else(|| StateFile::beside(&out));
 
     let mut api = args.api.clone();
     let (_sim, tokens) = if let Some(n) = args.simulate {
@@ -122,7 +130,11 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         api.client_id = Some("sim-client".into());
         api.client_secret = Some(Secret::new("sim-secret"));
         let t = sim.issue_tokens(&account);
-        let pair = TokenPair { access_token: t.access_token.into(), refresh_token: t.refresh_token.into(), generated_at: OffsetDateTime::now_utc() };
+        let pair = TokenPair {
+            access_token: t.access_token.into(),
+            refresh_token: t.refresh_token.into(),
+            generated_at: OffsetDateTime::now_utc(),
+        };
         (Some(sim), TokenOrigin::Simulator(pair))
     } else {
         (None, load_tokens(&args, &out)?)
@@ -130,12 +142,21 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let client = Arc::new(build_client(&api, tokens)?);
 
     let Some(state) = prepare_state(&state_file, &out, &spec, args.restart, &client).await? else {
-        println!("{} is already complete (per {}); use --restart to export again", out.display(), state_file.path().display());
+        println!(
+            "{} is already complete (per {}); use --restart to export again",
+            out.display(),
+            state_file.path().display()
+        );
         return Ok(ExitCode::SUCCESS);
     };
     let resumed = state.pages > 0;
     if resumed {
-        tracing::info!(rows = state.rows, pages = state.pages, "resuming from checkpoint {}", state_file.path().display());
+        tracing::info!(
+            rows = state.rows,
+            pages = state.pages,
+            "resuming from checkpoint {}",
+            state_file.path().display()
+        );
     }
     let plan = Plan {
         query: spec.query.clone(),
@@ -166,7 +187,10 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         if resumed { ", resumed" } else { "" }
     );
     if outcome.restarts > 0 {
-        line.push_str(&format!(", restarted {} times after the API refused a cursor", outcome.restarts));
+        line.push_str(&format!(
+            ", restarted {} times after the API refused a cursor",
+            outcome.restarts
+        ));
     }
     if let Some(sim) = &_sim {
         let s = sim.stats();
@@ -183,9 +207,18 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn start_simulator(contacts: u64, seed: u64, rps: u32) -> anyhow::Result<Simulator> {
-    // The simulator enforces the same limit the client keeps to, as the real API would.
-    let cfg = SimConfig { contacts, seed, rate_limit_rps: Some(rps), ..SimConfig::default() };
-    Simulator::start(cfg, "127.0.0.1:0".parse()?).await.context("starting the simulator")
+    // The simulator enforces the same limit the client keeps to, as the real API would. No deleted
+    // contacts, so `--simulate N` exports exactly N.
+    let cfg = SimConfig {
+        contacts,
+        seed,
+        rate_limit_rps: Some(rps),
+        deleted_per_mille: 0,
+        ..SimConfig::default()
+    };
+    Simulator::start(cfg, "127.0.0.1:0".parse()?)
+        .await
+        .context("starting the simulator")
 }
 
 enum TokenOrigin {
@@ -197,16 +230,24 @@ enum TokenOrigin {
 /// Tokens for a real account: the token file when an earlier run rotated them, else flags/env.
 fn load_tokens(args: &ExportArgs, out: &Path) -> anyhow::Result<TokenOrigin> {
     let path = args.token_file.clone().unwrap_or_else(|| {
-        let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        let mut name = out
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
         name.push(".tokens.json");
         out.with_file_name(name)
     });
     if let Ok(text) = std::fs::read(&path) {
-        let pair: TokenPair = serde_json::from_slice(&text).with_context(|| format!("reading tokens from {}", path.display()))?;
-        tracing::info!("using tokens rotated by an earlier run, from {}", path.display());
+        let pair: TokenPair = serde_json::from_slice(&text)
+            .with_context(|| format!("reading tokens from {}", path.display()))?;
+        tracing::info!(
+            "using tokens rotated by an earlier run, from {}",
+            path.display()
+        );
         return Ok(TokenOrigin::Stored(pair, path));
     }
-    let (Some(access), Some(refresh)) = (args.access_token.clone(), args.refresh_token.clone()) else {
+    let (Some(access), Some(refresh)) = (args.access_token.clone(), args.refresh_token.clone())
+    else {
         bail!("no tokens: set CC_ACCESS_TOKEN and CC_REFRESH_TOKEN (or use --simulate N)");
     };
     let generated_at = match &args.token_generated_at {
@@ -214,7 +255,14 @@ fn load_tokens(args: &ExportArgs, out: &Path) -> anyhow::Result<TokenOrigin> {
         // Unknown age: assume fresh and let a 401 trigger the refresh.
         None => OffsetDateTime::now_utc(),
     };
-    Ok(TokenOrigin::Stored(TokenPair { access_token: access, refresh_token: refresh, generated_at }, path))
+    Ok(TokenOrigin::Stored(
+        TokenPair {
+            access_token: access,
+            refresh_token: refresh,
+            generated_at,
+        },
+        path,
+    ))
 }
 
 fn build_client(api: &ApiSettings, tokens: TokenOrigin) -> anyhow::Result<ContactsClient> {
@@ -231,10 +279,15 @@ fn build_client(api: &ApiSettings, tokens: TokenOrigin) -> anyhow::Result<Contac
     };
     let (pair, persist): (TokenPair, PersistFn) = match tokens {
         TokenOrigin::Simulator(pair) => (pair, Arc::new(|_: &TokenPair| Ok(()))),
-        TokenOrigin::Stored(pair, path) => (pair, Arc::new(move |p: &TokenPair| save_tokens(&path, p))),
+        TokenOrigin::Stored(pair, path) => {
+            (pair, Arc::new(move |p: &TokenPair| save_tokens(&path, p)))
+        }
     };
     let source = Arc::new(MemoryTokenSource::new(pair, oauth, persist, TOKEN_MAX_AGE));
-    let limiter = ApiLimiter::for_key(api.client_id.as_deref().unwrap_or("default"), api.rate_limit_rps);
+    let limiter = ApiLimiter::for_key(
+        api.client_id.as_deref().unwrap_or("default"),
+        api.rate_limit_rps,
+    );
     let mut cfg = ClientConfig::new(api.api_base_url.clone());
     cfg.user_agent = user_agent;
     Ok(ContactsClient::new(cfg, source, limiter)?)
@@ -248,10 +301,13 @@ fn save_tokens(path: &Path, pair: &TokenPair) -> anyhow::Result<()> {
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(&tmp).with_context(|| format!("saving rotated tokens to {}", tmp.display()))?;
+    let mut f = opts
+        .open(&tmp)
+        .with_context(|| format!("saving rotated tokens to {}", tmp.display()))?;
     f.write_all(&serde_json::to_vec(pair)?)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("saving rotated tokens to {}", path.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("saving rotated tokens to {}", path.display()))?;
     tracing::info!("saved the rotated token pair to {}", path.display());
     Ok(())
 }
@@ -282,10 +338,16 @@ async fn prepare_state(
         if !state.complete {
             return Ok(Some(state));
         }
-        tracing::warn!("{} was finished but is gone; exporting again", out.display());
+        tracing::warn!(
+            "{} was finished but is gone; exporting again",
+            out.display()
+        );
     }
     let columns = if spec.format == Format::Csv {
-        let custom_fields = client.custom_fields().await.context("reading the account's custom fields")?;
+        let custom_fields = client
+            .custom_fields()
+            .await
+            .context("reading the account's custom fields")?;
         resolve_columns(spec.columns.as_deref(), &custom_fields)?
     } else {
         Vec::new()

@@ -11,7 +11,12 @@ use clap::{Parser, Subcommand};
 use crate::config::LogSettings;
 
 #[derive(Parser, Debug)]
-#[command(name = "cc-export", version, args_override_self = true, about = "Export every contact of a Constant Contact account, exactly once")]
+#[command(
+    name = "cc-export",
+    version,
+    args_override_self = true,
+    about = "Export every contact of a Constant Contact account, exactly once"
+)]
 pub struct Cli {
     #[command(flatten)]
     log: LogSettings,
@@ -58,8 +63,13 @@ fn one_line(err: &anyhow::Error) -> String {
 
 fn exit_code_of(err: &anyhow::Error) -> u8 {
     let reauth = err.chain().any(|e| {
-        matches!(e.downcast_ref::<crate::cc::CcError>(), Some(crate::cc::CcError::ReauthRequired { .. }))
-            || matches!(e.downcast_ref::<crate::cc::TokenError>(), Some(crate::cc::TokenError::ReauthRequired { .. }))
+        matches!(
+            e.downcast_ref::<crate::cc::CcError>(),
+            Some(crate::cc::CcError::ReauthRequired { .. })
+        ) || matches!(
+            e.downcast_ref::<crate::cc::TokenError>(),
+            Some(crate::cc::TokenError::ReauthRequired { .. })
+        )
     });
     if reauth { exit::REAUTH } else { exit::FAILED }
 }

@@ -32,6 +32,9 @@ pub struct SimArgs {
     /// Share of API requests answered with a truncated JSON body (0..1).
     #[arg(long, env = "SIM_MALFORMED_RATE", default_value_t = 0.0)]
     malformed_rate: f64,
+    /// Deleted contacts per thousand (a default query leaves them out; `status=all` shows them).
+    #[arg(long, env = "SIM_DELETED_PER_MILLE", default_value_t = 25)]
+    deleted_per_mille: u64,
     /// Issue a token pair for this account at start-up and print it (stderr).
     #[arg(long, env = "SIM_ACCOUNT")]
     account: Option<String>,
@@ -46,17 +49,28 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         latency: Duration::from_millis(args.latency_ms),
         fault_rate: args.fault_rate.clamp(0.0, 1.0),
         malformed_rate: args.malformed_rate.clamp(0.0, 1.0),
+        deleted_per_mille: args.deleted_per_mille.min(1000),
         ..SimConfig::default()
     };
     let sim = Simulator::start(cfg, args.addr).await?;
     // The first stdout line is the contract: scripts read the base URL from it.
     println!("{}", sim.base_url());
-    eprintln!("auth url: {}  (client id sim-client, secret sim-secret)", sim.auth_url());
-    eprintln!("stats: http://{}/__sim/stats; tokens: POST http://{}/__sim/tokens {{\"account_id\":\"…\"}}", sim.addr(), sim.addr());
+    eprintln!(
+        "auth url: {}  (client id sim-client, secret sim-secret)",
+        sim.auth_url()
+    );
+    eprintln!(
+        "stats: http://{}/__sim/stats; tokens: POST http://{}/__sim/tokens {{\"account_id\":\"…\"}}",
+        sim.addr(),
+        sim.addr()
+    );
     if let Some(account) = args.account {
         let t = sim.issue_tokens(&account);
         // A simulator's tokens guard nothing real; printing them is what the flag is for.
-        eprintln!("account {account}: CC_ACCESS_TOKEN={} CC_REFRESH_TOKEN={}", t.access_token, t.refresh_token);
+        eprintln!(
+            "account {account}: CC_ACCESS_TOKEN={} CC_REFRESH_TOKEN={}",
+            t.access_token, t.refresh_token
+        );
     }
     super::shutdown_signal().await;
     sim.shutdown().await;

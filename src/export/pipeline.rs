@@ -82,13 +82,19 @@ pub async fn run(
                 Ok(page) => page,
                 Err(CcError::InvalidCursor { .. }) if restarts < plan.max_restarts => {
                     restarts += 1;
-                    tracing::warn!(restarts, rows_dropped = at.rows, "the API refused the cursor; restarting the export from the beginning");
+                    tracing::warn!(
+                        restarts,
+                        rows_dropped = at.rows,
+                        "the API refused the cursor; restarting the export from the beginning"
+                    );
                     sink.restart().await.map_err(ExportError::Sink)?;
                     at = Position::default();
                     progress.restarted();
                     continue 'chain;
                 }
-                Err(CcError::InvalidCursor { .. }) => return Err(ExportError::TooManyRestarts { restarts }),
+                Err(CcError::InvalidCursor { .. }) => {
+                    return Err(ExportError::TooManyRestarts { restarts });
+                }
                 Err(e) => return Err(e.into()),
             };
             if let Some(total) = page.contacts_count {
@@ -101,13 +107,20 @@ pub async fn run(
             let rows = plan.encoder.encode_page(&page.contacts, &mut plain)?;
             let chunk = if plan.gzip {
                 packed.clear();
-                gzip_member(&plain, &mut packed).map_err(|e| ExportError::Encode(EncodeError::Io(e)))?;
+                gzip_member(&plain, &mut packed)
+                    .map_err(|e| ExportError::Encode(EncodeError::Io(e)))?;
                 &packed
             } else {
                 &plain
             };
-            at = Position { next_cursor: page.next_cursor.clone(), rows: at.rows + rows as u64, pages: at.pages + 1 };
-            sink.write_page(chunk, &at).await.map_err(ExportError::Sink)?;
+            at = Position {
+                next_cursor: page.next_cursor.clone(),
+                rows: at.rows + rows as u64,
+                pages: at.pages + 1,
+            };
+            sink.write_page(chunk, &at)
+                .await
+                .map_err(ExportError::Sink)?;
             progress.update(at.rows);
             if page.next_href.is_none() {
                 // A last page whose link is absent but whose cursor was set would loop; trust the link.
@@ -121,5 +134,11 @@ pub async fn run(
     }
     let summary = sink.finish(&at).await.map_err(ExportError::Sink)?;
     progress.finish(at.rows);
-    Ok(Outcome { position: at, summary, restarts, total: progress.total(), elapsed: began.elapsed() })
+    Ok(Outcome {
+        position: at,
+        summary,
+        restarts,
+        total: progress.total(),
+        elapsed: began.elapsed(),
+    })
 }

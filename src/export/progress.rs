@@ -29,13 +29,25 @@ impl Progress {
             b
         });
         let now = Instant::now();
-        Self { bar, total, started: now, rows_at_start: rows_done, last_log: now }
+        Self {
+            bar,
+            total,
+            started: now,
+            rows_at_start: rows_done,
+            last_log: now,
+        }
     }
 
     /// A progress that says nothing (the worker reports through its job row instead).
     pub fn silent() -> Self {
         let now = Instant::now();
-        Self { bar: None, total: None, started: now, rows_at_start: 0, last_log: now + Duration::from_secs(u64::MAX / 4) }
+        Self {
+            bar: None,
+            total: None,
+            started: now,
+            rows_at_start: 0,
+            last_log: now + Duration::from_secs(u64::MAX / 4),
+        }
     }
 
     pub fn total(&self) -> Option<u64> {
@@ -65,8 +77,17 @@ impl Progress {
         if self.last_log.elapsed() >= LOG_EVERY {
             self.last_log = Instant::now();
             let rate = self.rate(rows);
-            let eta = self.total.filter(|t| *t > rows && rate > 0.0).map(|t| ((t - rows) as f64 / rate).round() as u64);
-            tracing::info!(rows, total = self.total, rate = format!("{rate:.0}/s"), eta_s = eta, "export progress");
+            let eta = self
+                .total
+                .filter(|t| *t > rows && rate > 0.0)
+                .map(|t| ((t - rows) as f64 / rate).round() as u64);
+            tracing::info!(
+                rows,
+                total = self.total,
+                rate = format!("{rate:.0}/s"),
+                eta_s = eta,
+                "export progress"
+            );
         }
     }
 
@@ -80,6 +101,10 @@ impl Progress {
     /// Contacts per second since this process started on the export.
     pub fn rate(&self, rows: u64) -> f64 {
         let secs = self.started.elapsed().as_secs_f64();
-        if secs <= 0.0 { 0.0 } else { rows.saturating_sub(self.rows_at_start) as f64 / secs }
+        if secs <= 0.0 {
+            0.0
+        } else {
+            rows.saturating_sub(self.rows_at_start) as f64 / secs
+        }
     }
 }

@@ -55,7 +55,11 @@ impl ExportState {
     }
 
     pub fn position(&self) -> Position {
-        Position { next_cursor: self.next_cursor.clone(), rows: self.rows, pages: self.pages }
+        Position {
+            next_cursor: self.next_cursor.clone(),
+            rows: self.rows,
+            pages: self.pages,
+        }
     }
 
     pub fn record(&mut self, at: &Position, bytes: u64) {
@@ -75,10 +79,20 @@ impl ExportState {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("state file {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("state file {path} is not a cc-export checkpoint ({source}); remove it or rerun with --restart")]
-    Corrupt { path: PathBuf, source: serde_json::Error },
-    #[error("state file {path} has version {found}, this cc-export writes {VERSION}; rerun with --restart")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "state file {path} is not a cc-export checkpoint ({source}); remove it or rerun with --restart"
+    )]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error(
+        "state file {path} has version {found}, this cc-export writes {VERSION}; rerun with --restart"
+    )]
     Version { path: PathBuf, found: u32 },
 }
 
@@ -94,7 +108,10 @@ impl StateFile {
 
     /// `<out>.state.json`, the default.
     pub fn beside(out: &Path) -> Self {
-        let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        let mut name = out
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
         name.push(".state.json");
         Self::new(out.with_file_name(name))
     }
@@ -107,22 +124,43 @@ impl StateFile {
         let text = match fs::read(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(StateError::Io { path: self.path.clone(), source }),
+            Err(source) => {
+                return Err(StateError::Io {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
         };
-        let probe: serde_json::Value = serde_json::from_slice(&text)
-            .map_err(|source| StateError::Corrupt { path: self.path.clone(), source })?;
+        let probe: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|source| StateError::Corrupt {
+                path: self.path.clone(),
+                source,
+            })?;
         let found = probe.get("version").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
         if found != VERSION {
-            return Err(StateError::Version { path: self.path.clone(), found });
+            return Err(StateError::Version {
+                path: self.path.clone(),
+                found,
+            });
         }
         serde_json::from_value(probe)
             .map(Some)
-            .map_err(|source| StateError::Corrupt { path: self.path.clone(), source })
+            .map_err(|source| StateError::Corrupt {
+                path: self.path.clone(),
+                source,
+            })
     }
 
     pub fn save(&self, state: &ExportState) -> Result<(), StateError> {
-        let io = |source| StateError::Io { path: self.path.clone(), source };
-        let mut tmp_name = self.path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        let io = |source| StateError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let mut tmp_name = self
+            .path
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
         tmp_name.push(".tmp");
         let tmp = self.path.with_file_name(tmp_name);
         let body = serde_json::to_vec_pretty(state).expect("state serializes");
@@ -138,7 +176,10 @@ impl StateFile {
         match fs::remove_file(&self.path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(StateError::Io { path: self.path.clone(), source }),
+            Err(source) => Err(StateError::Io {
+                path: self.path.clone(),
+                source,
+            }),
         }
     }
 }

@@ -81,10 +81,15 @@ pub struct FieldDef {
 #[derive(Debug, Clone)]
 pub struct Account {
     pub seed: u64,
+    /// Share of contacts that are deleted, in thousandths.
+    pub deleted_per_mille: u64,
     pub lists: Vec<String>,
     pub tags: Vec<String>,
     pub fields: Vec<FieldDef>,
 }
+
+/// Real accounts hold some deleted contacts, which a default query leaves out.
+pub const DEFAULT_DELETED_PER_MILLE: u64 = 25;
 
 impl Account {
     pub fn new(dataset_seed: u64, account_id: &str) -> Self {
@@ -111,6 +116,7 @@ impl Account {
             .collect();
         Self {
             seed,
+            deleted_per_mille: DEFAULT_DELETED_PER_MILLE,
             lists,
             tags,
             fields,

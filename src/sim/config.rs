@@ -22,6 +22,8 @@ pub struct SimConfig {
     pub cursor_ttl: Option<Duration>,
     pub client_id: String,
     pub client_secret: String,
+    /// Share of contacts that are deleted (left out by a default query), in thousandths.
+    pub deleted_per_mille: u64,
 }
 
 impl Default for SimConfig {
@@ -38,6 +40,7 @@ impl Default for SimConfig {
             cursor_ttl: None,
             client_id: "sim-client".into(),
             client_secret: "sim-secret".into(),
+            deleted_per_mille: 25,
         }
     }
 }

@@ -52,7 +52,7 @@ fn new_id(s: &mut Stream) -> String {
 
 /// Appends the contact's JSON to `out`.
 pub fn write_contact(out: &mut Vec<u8>, account: &Account, index: u64, include: Include) {
-    let a = attrs(account.seed, index);
+    let a = attrs(account, index);
     let base = mix2(account.seed ^ 0xC0_27AC7, index);
     let mut s = Stream::new(base);
     let sub = |k: u64| Stream::new(mix2(base, k));

@@ -59,6 +59,7 @@ pub struct Attrs {
 pub struct Dataset {
     seed: u64,
     len: u64,
+    deleted_per_mille: u64,
 }
 
 fn word(account_seed: u64, index: u64) -> u64 {
@@ -77,7 +78,8 @@ fn mask(w: u64, bits: usize, per_256: u64) -> u8 {
     })
 }
 
-pub fn attrs(account_seed: u64, index: u64) -> Attrs {
+pub fn attrs(account: &Account, index: u64) -> Attrs {
+    let account_seed = account.seed;
     let w1 = word(account_seed, index);
     let w2 = splitmix64(w1);
     let w3 = splitmix64(w2);
@@ -88,7 +90,7 @@ pub fn attrs(account_seed: u64, index: u64) -> Attrs {
     } else {
         created + (w3 % 94_608_000) as i64
     };
-    let deleted = (w1 >> 20) % 1000 < 25;
+    let deleted = (w1 >> 20) % 1000 < account.deleted_per_mille;
     let has_email = deleted || (w1 >> 50) % 1000 >= 30;
     let permission = match (w1 >> 40) % 1000 {
         _ if deleted => Permission::Unsubscribed,
@@ -113,7 +115,17 @@ pub fn attrs(account_seed: u64, index: u64) -> Attrs {
 
 impl Dataset {
     pub fn new(seed: u64, len: u64) -> Self {
-        Self { seed, len }
+        Self {
+            seed,
+            len,
+            deleted_per_mille: super::account::DEFAULT_DELETED_PER_MILLE,
+        }
+    }
+
+    /// The same dataset but for the share of deleted contacts (thousandths, at most 1000).
+    pub fn with_deleted_per_mille(mut self, per_mille: u64) -> Self {
+        self.deleted_per_mille = per_mille.min(1000);
+        self
     }
 
     pub fn seed(&self) -> u64 {
@@ -130,7 +142,9 @@ impl Dataset {
     }
 
     pub(crate) fn account(&self, account_id: &str) -> Account {
-        Account::new(self.seed, account_id)
+        let mut account = Account::new(self.seed, account_id);
+        account.deleted_per_mille = self.deleted_per_mille;
+        account
     }
 
     /// The full contact JSON with all six sub-resources.
@@ -148,7 +162,7 @@ impl Dataset {
     pub fn expected_ids(&self, account_id: &str) -> impl Iterator<Item = String> + '_ {
         let account = self.account(account_id);
         (0..self.len)
-            .filter_map(move |i| (!attrs(account.seed, i).deleted).then(|| contact_id(&account, i)))
+            .filter_map(move |i| (!attrs(&account, i).deleted).then(|| contact_id(&account, i)))
     }
 
     /// The account's `CustomField` definitions.
@@ -193,10 +207,10 @@ mod tests {
 
     #[test]
     fn created_strictly_increases_and_updated_follows() {
-        let seed = Account::new(42, "a").seed;
+        let account = Account::new(42, "a");
         let mut prev = i64::MIN;
         for i in 0..50_000 {
-            let a = attrs(seed, i);
+            let a = attrs(&account, i);
             assert!(a.created > prev && a.updated >= a.created);
             prev = a.created;
         }
@@ -220,8 +234,8 @@ mod tests {
 
     #[test]
     fn some_deleted_and_every_permission_occurs() {
-        let seed = Account::new(1, "x").seed;
-        let all: Vec<Attrs> = (0..20_000).map(|i| attrs(seed, i)).collect();
+        let account = Account::new(1, "x");
+        let all: Vec<Attrs> = (0..20_000).map(|i| attrs(&account, i)).collect();
         let deleted = all.iter().filter(|a| a.deleted).count();
         assert!((200..1000).contains(&deleted), "{deleted}");
         for p in [

@@ -44,7 +44,7 @@ pub fn contacts(st: &SimState, account_id: &str, pairs: &Pairs) -> Reply {
     let mut served = 0u64;
     // Stops at the next match after a full page, so the last page never links to an empty one.
     let next = loop {
-        while i < hi && !query.matches(&attrs(account.seed, i)) {
+        while i < hi && !query.matches(&attrs(&account, i)) {
             i += 1;
         }
         if i >= hi {
@@ -62,7 +62,7 @@ pub fn contacts(st: &SimState, account_id: &str, pairs: &Pairs) -> Reply {
     };
     body.push(b']');
     if query.include_count {
-        let n = st.count(account_id, account.seed, &query);
+        let n = st.count(account_id, &account, &query);
         let _ = write!(body, ",\"contacts_count\":{n}");
     }
     if let Some(next) = next {

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::account::Account;
 use super::auth::TokenStore;
 use super::config::SimConfig;
 use super::cursor::CursorCodec;
@@ -30,7 +31,8 @@ pub struct SimState {
 impl SimState {
     pub fn new(cfg: SimConfig) -> Self {
         Self {
-            dataset: Dataset::new(cfg.seed, cfg.contacts),
+            dataset: Dataset::new(cfg.seed, cfg.contacts)
+                .with_deleted_per_mille(cfg.deleted_per_mille),
             tokens: TokenStore::new(cfg.access_token_ttl),
             cursors: CursorCodec::new(cfg.seed, cfg.cursor_ttl),
             faults: Faults::new(cfg.seed, cfg.fault_rate, cfg.malformed_rate),
@@ -42,16 +44,16 @@ impl SimState {
     }
 
     /// How many contacts match `query` (cached: a count scans the whole index range).
-    pub fn count(&self, account_id: &str, account_seed: u64, query: &ContactsQuery) -> u64 {
+    pub fn count(&self, account_id: &str, account: &Account, query: &ContactsQuery) -> u64 {
         let key = query.count_key(account_id);
         if let Some(n) = self.counts.lock().expect("count lock").get(&key) {
             return *n;
         }
         let (lo, hi) =
             self.dataset
-                .created_range(account_seed, query.created_after, query.created_before);
+                .created_range(account.seed, query.created_after, query.created_before);
         let n = (lo..hi)
-            .filter(|&i| query.matches(&attrs(account_seed, i)))
+            .filter(|&i| query.matches(&attrs(account, i)))
             .count() as u64;
         let mut counts = self.counts.lock().expect("count lock");
         if counts.len() >= COUNT_CACHE_MAX {

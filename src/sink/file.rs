@@ -14,12 +14,19 @@ use crate::export::state::{ExportState, StateFile};
 #[derive(Debug, thiserror::Error)]
 pub enum FileSinkError {
     #[error("output {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(
         "output {path} holds {actual} bytes but the checkpoint says {expected}: it was changed \
          outside cc-export; rerun with --restart"
     )]
-    Shorter { path: PathBuf, expected: u64, actual: u64 },
+    Shorter {
+        path: PathBuf,
+        expected: u64,
+        actual: u64,
+    },
 }
 
 pub struct FileSink {
@@ -34,20 +41,44 @@ pub struct FileSink {
 impl FileSink {
     /// Opens the partial output at the state's checkpointed offset, cutting off anything written
     /// after the last checkpoint.
-    pub fn open(out: &Path, state_file: StateFile, state: ExportState) -> Result<Self, FileSinkError> {
+    pub fn open(
+        out: &Path,
+        state_file: StateFile,
+        state: ExportState,
+    ) -> Result<Self, FileSinkError> {
         let partial = partial_path(out);
-        let io = |source| FileSinkError::Io { path: partial.clone(), source };
+        let io = |source| FileSinkError::Io {
+            path: partial.clone(),
+            source,
+        };
         if let Some(dir) = partial.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(io)?;
         }
-        let mut file = OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&partial).map_err(io)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&partial)
+            .map_err(io)?;
         let actual = file.metadata().map_err(io)?.len();
         if actual < state.bytes {
-            return Err(FileSinkError::Shorter { path: partial, expected: state.bytes, actual });
+            return Err(FileSinkError::Shorter {
+                path: partial,
+                expected: state.bytes,
+                actual,
+            });
         }
         file.set_len(state.bytes).map_err(io)?;
         file.seek(SeekFrom::Start(state.bytes)).map_err(io)?;
-        Ok(Self { out: out.to_path_buf(), partial, file, offset: state.bytes, state_file, state })
+        Ok(Self {
+            out: out.to_path_buf(),
+            partial,
+            file,
+            offset: state.bytes,
+            state_file,
+            state,
+        })
     }
 
     pub fn state(&self) -> &ExportState {
@@ -55,12 +86,18 @@ impl FileSink {
     }
 
     fn io(&self, source: std::io::Error) -> FileSinkError {
-        FileSinkError::Io { path: self.partial.clone(), source }
+        FileSinkError::Io {
+            path: self.partial.clone(),
+            source,
+        }
     }
 }
 
 pub fn partial_path(out: &Path) -> PathBuf {
-    let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = out
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".partial");
     out.with_file_name(name)
 }
@@ -94,7 +131,10 @@ impl PageSink for FileSink {
         self.state.record(at, self.offset);
         self.state.complete = true;
         self.state_file.save(&self.state)?;
-        Ok(SinkSummary { location: self.out.display().to_string(), bytes: self.offset })
+        Ok(SinkSummary {
+            location: self.out.display().to_string(),
+            bytes: self.offset,
+        })
     }
 }
 
