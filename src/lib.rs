@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod encode;
 pub mod export;
+pub mod job;
 pub mod secret;
 pub mod sim;
 pub mod sink;

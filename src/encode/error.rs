@@ -5,7 +5,7 @@
 pub enum EncodeError {
     /// A contact's JSON does not fit [`crate::cc::model::Contact`] (CSV only: NDJSON never
     /// parses). `index` is the contact's position in the page given to `encode_page`.
-    #[error("contact #{index} of the page ({}) does not fit the contact model: {source}", id_text(.contact_id))]
+    #[error("contact #{index} of the page ({}) does not fit the contact model", id_text(.contact_id))]
     MalformedContact {
         index: usize,
         contact_id: Option<String>,
@@ -14,7 +14,7 @@ pub enum EncodeError {
     /// A `--columns` entry that names no column.
     #[error("unknown column {name:?}; valid columns: {valid}")]
     UnknownColumn { name: String, valid: String },
-    #[error("encoder I/O: {0}")]
+    #[error("encoder I/O")]
     Io(#[from] std::io::Error),
 }
 

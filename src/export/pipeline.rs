@@ -14,10 +14,10 @@ use crate::sink::{PageSink, Position, SinkSummary};
 pub enum ExportError {
     #[error(transparent)]
     Api(#[from] CcError),
-    #[error("encoding contacts: {0}")]
+    #[error("encoding contacts")]
     Encode(#[from] EncodeError),
-    #[error("storing output: {0:#}")]
-    Sink(anyhow::Error),
+    #[error("storing output")]
+    Sink(#[source] anyhow::Error),
     #[error("the page fetcher stopped before the last page")]
     FetcherStopped,
     #[error("the API refused the export's cursor {restarts} times in a row; giving up")]

@@ -78,14 +78,12 @@ impl ExportState {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("state file {path}: {source}")]
+    #[error("state file {path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error(
-        "state file {path} is not a cc-export checkpoint ({source}); remove it or rerun with --restart"
-    )]
+    #[error("state file {path} is not a cc-export checkpoint (remove it or rerun with --restart)")]
     Corrupt {
         path: PathBuf,
         source: serde_json::Error,
@@ -156,6 +154,9 @@ impl StateFile {
             path: self.path.clone(),
             source,
         };
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(io)?;
+        }
         let mut tmp_name = self
             .path
             .file_name()

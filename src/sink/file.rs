@@ -13,7 +13,7 @@ use crate::export::state::{ExportState, StateFile};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FileSinkError {
-    #[error("output {path}: {source}")]
+    #[error("output {path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,

@@ -16,6 +16,43 @@ pub struct Position {
     pub pages: u64,
 }
 
+/// One uploaded part of a multipart upload, as the ledger records it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PartRecord {
+    pub part_number: i32,
+    pub etag: String,
+    /// Contacts inside this part.
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// What the ledger holds for an object-store export.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerState {
+    pub upload_id: Option<String>,
+    /// Ascending part numbers, 1..=n with no gaps.
+    pub parts: Vec<PartRecord>,
+}
+
+/// Where an object-store sink keeps its upload id and parts: the job row in Postgres (worker) or
+/// the state file (one-shot `--out s3://`). `record_part` is the checkpoint invariant: the part
+/// and the position after it are stored together, in one transaction, or not at all.
+#[async_trait]
+pub trait PartLedger: Send + Sync {
+    async fn load(&self) -> anyhow::Result<LedgerState>;
+    /// A multipart upload was created for this export.
+    async fn begin_upload(&self, upload_id: &str) -> anyhow::Result<()>;
+    /// `bytes_total`: output bytes in every recorded part, this one included.
+    async fn record_part(
+        &self,
+        part: &PartRecord,
+        after: &Position,
+        bytes_total: u64,
+    ) -> anyhow::Result<()>;
+    /// The export starts over: forget the upload (already aborted) and its parts.
+    async fn reset(&self) -> anyhow::Result<()>;
+}
+
 /// What a finished sink produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SinkSummary {
