@@ -4,12 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== services"
+# shellcheck source=scripts/services.sh
+. scripts/services.sh
+trap stop_moto EXIT
+
 echo "== cargo test (unit, simulator, client, encoders, kill-and-resume)"
 cargo test --all-targets --locked -- --color never
 
 echo "== the README's first command on 100,000 simulated contacts, read back by Python's csv module"
 cargo build --locked --bin cc-export
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"; stop_moto' EXIT
 start=$(date +%s.%N)
 target/debug/cc-export export --simulate 100000 --out "$tmp/contacts.csv"
 end=$(date +%s.%N)

@@ -56,3 +56,57 @@ pub struct LogSettings {
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
     pub log_format: LogFormat,
 }
+
+/// Postgres.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DbSettings {
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Secret,
+}
+
+/// RabbitMQ.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AmqpSettings {
+    #[arg(
+        long,
+        env = "AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
+        hide_env_values = true
+    )]
+    pub amqp_url: Secret,
+    /// Queue name; its dead-letter queue is `<name>.dlq`.
+    #[arg(long, env = "EXPORT_QUEUE", default_value = "constantcontact-export")]
+    pub export_queue: String,
+}
+
+impl AmqpSettings {
+    pub fn dead_letter_queue(&self) -> String {
+        format!("{}.dlq", self.export_queue)
+    }
+}
+
+/// The object store.
+#[derive(clap::Args, Debug, Clone)]
+pub struct S3Settings {
+    #[arg(long, env = "S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// An S3-compatible endpoint (default: AWS).
+    #[arg(long, env = "S3_ENDPOINT_URL")]
+    pub s3_endpoint_url: Option<Url>,
+    #[arg(long, env = "S3_FORCE_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub s3_force_path_style: bool,
+    /// Multipart part size in MiB (at least 5, S3's minimum for all parts but the last).
+    #[arg(long, env = "S3_PART_SIZE_MIB", default_value_t = 8, value_parser = clap::value_parser!(u64).range(5..=5120))]
+    pub s3_part_size_mib: u64,
+    /// Every object key the worker writes starts with this.
+    #[arg(long, env = "EXPORT_PREFIX", default_value = "exports/")]
+    pub export_prefix: String,
+}
+
+/// Key for the tokens stored in Postgres.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TokenKeySettings {
+    /// Base64 of 32 bytes; tokens are stored AES-256-GCM encrypted with it.
+    #[arg(long, env = "TOKEN_ENCRYPTION_KEY", hide_env_values = true)]
+    pub token_encryption_key: Option<Secret>,
+}
