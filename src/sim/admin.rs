@@ -35,6 +35,7 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/__sim/stats/reset", post(reset_stats))
         .route("/__sim/tokens", post(tokens))
         .route("/__sim/faults", post(faults))
+        .route("/__sim/token-faults", post(token_faults))
         .route("/__sim/expire-access-tokens", post(expire))
         .route("/__sim/revoke/{account_id}", post(revoke))
         .route("/__sim/invalidate-cursors", post(invalidate))
@@ -58,6 +59,14 @@ async fn tokens(
 
 async fn faults(State(st): State<Arc<SimState>>, Json(req): Json<FaultsRequest>) -> StatusCode {
     st.faults.inject(req.fault, req.times);
+    StatusCode::NO_CONTENT
+}
+
+async fn token_faults(
+    State(st): State<Arc<SimState>>,
+    Json(req): Json<FaultsRequest>,
+) -> StatusCode {
+    st.token_faults.inject(req.fault, req.times);
     StatusCode::NO_CONTENT
 }
 

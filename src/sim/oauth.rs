@@ -11,6 +11,8 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use serde_json::json;
 
+use super::faults::Fault;
+use super::reply::Reply;
 use super::state::SimState;
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -41,6 +43,45 @@ fn client_ok(st: &SimState, headers: &HeaderMap) -> bool {
 
 pub async fn token(State(st): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
     st.stats.token_request();
+    if !headers.contains_key(header::USER_AGENT) {
+        st.stats.without_user_agent();
+    }
+    match st.token_faults.next_scripted() {
+        Some(Fault::Status {
+            status,
+            error_key,
+            retry_after,
+        }) => {
+            st.stats.fault_applied();
+            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut resp = oauth_error(
+                code,
+                error_key.as_deref().unwrap_or("server_error"),
+                "simulated fault",
+            );
+            if let Some(secs) = retry_after {
+                resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
+            }
+            return resp;
+        }
+        // A 200 that is not a token answer: the body is cut off midway.
+        Some(Fault::Malformed) => {
+            st.stats.fault_applied();
+            return Reply::ok(br#"{"token_type":"Bearer","access_token":"#.to_vec(), 0)
+                .into_response();
+        }
+        Some(Fault::Reset) => {
+            st.stats.fault_applied();
+            return Reply::ok(br#"{"token_type":"Bearer","access_token":"x"}"#.to_vec(), 0)
+                .reset()
+                .into_response();
+        }
+        Some(Fault::Delay { ms }) => {
+            st.stats.fault_applied();
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        None => {}
+    }
     if !client_ok(&st, &headers) {
         st.stats.invalid_client();
         return oauth_error(

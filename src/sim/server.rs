@@ -94,6 +94,11 @@ impl Simulator {
         self.state.faults.inject(fault, times);
     }
 
+    /// Queues `fault` for the next `times` token endpoint requests (errors in the OAuth shape).
+    pub fn inject_token(&self, fault: Fault, times: u32) {
+        self.state.token_faults.inject(fault, times);
+    }
+
     pub fn stats(&self) -> SimStats {
         self.state.stats.snapshot()
     }

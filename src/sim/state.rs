@@ -23,6 +23,8 @@ pub struct SimState {
     pub tokens: TokenStore,
     pub cursors: CursorCodec,
     pub faults: Faults,
+    /// Scripted faults for the token endpoint (it has no random ones).
+    pub token_faults: Faults,
     pub limiter: Limiter,
     pub stats: Stats,
     counts: Mutex<HashMap<String, u64>>,
@@ -36,6 +38,7 @@ impl SimState {
             tokens: TokenStore::new(cfg.access_token_ttl),
             cursors: CursorCodec::new(cfg.seed, cfg.cursor_ttl),
             faults: Faults::new(cfg.seed, cfg.fault_rate, cfg.malformed_rate),
+            token_faults: Faults::new(cfg.seed, 0.0, 0.0),
             limiter: Limiter::new(cfg.rate_limit_rps, cfg.daily_quota),
             stats: Stats::default(),
             counts: Mutex::default(),

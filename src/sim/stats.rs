@@ -41,6 +41,8 @@ pub struct SimStats {
     pub max_requests_in_any_1s: u64,
     /// Scripted and random faults applied.
     pub faults_injected: u64,
+    /// Requests (API and token endpoint) that came without a `User-Agent`, which the real API asks for.
+    pub without_user_agent: u64,
 }
 
 #[derive(Debug, Default)]
@@ -110,6 +112,10 @@ impl Stats {
     /// A scripted or random fault was taken (counted even if the client gives up waiting).
     pub fn fault_applied(&self) {
         self.with(|s| s.faults_injected += 1);
+    }
+
+    pub fn without_user_agent(&self) {
+        self.with(|s| s.without_user_agent += 1);
     }
 
     pub fn token_request(&self) {

@@ -43,6 +43,9 @@ async fn handle(
     endpoint: Endpoint,
 ) -> Response {
     st.stats.arrival(Instant::now());
+    if !headers.contains_key(header::USER_AGENT) {
+        st.stats.without_user_agent();
+    }
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
