@@ -68,12 +68,13 @@ pub async fn run(
     let mut packed = Vec::new();
     'chain: loop {
         let chain_start = match (&at.next_cursor, at.pages) {
-            (_, 0) => {
+            // A checkpoint, or a producer's resume point (a cursor with nothing stored yet).
+            (Some(cursor), _) => ChainStart::Cursor(cursor.clone()),
+            (None, 0) => {
                 let mut q = plan.query.clone();
                 q.include_count = true;
                 ChainStart::First(q)
             }
-            (Some(cursor), _) => ChainStart::Cursor(cursor.clone()),
             (None, _) => break 'chain, // every page is stored; only `finish` was missing
         };
         let mut pages = PageStream::spawn(client.clone(), chain_start);
