@@ -525,3 +525,32 @@ async fn migrate_is_idempotent() {
     let pool = fresh_pool().await;
     store::migrate(&pool).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_spec_that_no_longer_parses_still_lists() {
+    let pool = fresh_pool().await;
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO export_jobs (id, account_id, user_id, spec, output_key)
+         VALUES ($1, 'acct', 'u', '{\"from\": \"an older version\"}', 'k')",
+    )
+    .bind(id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let rows = jobs::list(&pool, None, None, 10).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].spec.is_none());
+    assert!(
+        rows[0]
+            .spec_error
+            .as_deref()
+            .unwrap()
+            .contains("does not parse")
+    );
+    jobs::cancel(&pool, id).await.unwrap();
+    assert!(matches!(
+        jobs::retry(&pool, id).await,
+        Err(StoreError::WrongStatus { .. })
+    ));
+}

@@ -20,14 +20,15 @@ pub enum StoreError {
     },
     #[error("no tokens stored for account {account_id} user {user_id}; run `cc-export tokens put`")]
     NoTokens { account_id: String, user_id: String },
-    #[error("token encryption: {0}")]
+    // Transparent: the inner messages say what they are, and `{:#}` chains would repeat them.
+    #[error(transparent)]
     Crypto(#[from] super::crypto::CryptoError),
     /// A stored value the code cannot read (e.g. a `spec` that no longer parses).
     #[error("corrupt row: {0}")]
     Corrupt(String),
-    #[error("database: {0}")]
+    #[error(transparent)]
     Db(#[from] sqlx::Error),
-    #[error("migrations: {0}")]
+    #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 

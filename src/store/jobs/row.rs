@@ -63,7 +63,9 @@ impl FromStr for JobStatus {
     }
 }
 
-/// One `export_jobs` row. `spec` is `None` only for a dead-lettered message recorded as failed.
+/// One `export_jobs` row. `spec` is `None` for a dead-lettered message recorded as failed, or
+/// when the stored spec no longer parses (`spec_error` says why): operators can still list it,
+/// a runner must fail it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobRow {
     pub id: Uuid,
@@ -71,6 +73,8 @@ pub struct JobRow {
     pub user_id: String,
     pub status: JobStatus,
     pub spec: Option<JobSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spec_error: Option<String>,
     /// Checkpoint: the cursor after the last contact inside an uploaded part.
     pub last_cursor: Option<String>,
     pub total_processed: i64,
@@ -129,13 +133,19 @@ impl<'r> FromRow<'r, PgRow> for JobRow {
                 index: "status".into(),
                 source: e.into(),
             })?;
-        let spec: Option<Json<JobSpec>> = row.try_get("spec")?;
+        let raw: Option<Json<serde_json::Value>> = row.try_get("spec")?;
+        let (spec, spec_error) = match raw.map(|j| serde_json::from_value::<JobSpec>(j.0)) {
+            None => (None, None),
+            Some(Ok(spec)) => (Some(spec), None),
+            Some(Err(e)) => (None, Some(format!("stored spec does not parse: {e}"))),
+        };
         Ok(JobRow {
             id: row.try_get("id")?,
             account_id: row.try_get("account_id")?,
             user_id: row.try_get("user_id")?,
             status,
-            spec: spec.map(|j| j.0),
+            spec,
+            spec_error,
             last_cursor: row.try_get("last_cursor")?,
             total_processed: row.try_get("total_processed")?,
             pages: row.try_get("pages")?,
