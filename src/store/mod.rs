@@ -5,6 +5,7 @@ pub mod crypto;
 pub mod error;
 pub mod jobs;
 pub mod parts;
+pub mod token_source;
 pub mod tokens;
 
 use std::time::Duration;
@@ -16,7 +17,7 @@ pub use crypto::{CryptoError, TokenKey};
 pub use error::StoreError;
 pub use jobs::{JobRow, JobStatus, LeaseState, RecordOutcome};
 pub use parts::PgPartLedger;
-pub use tokens::DbTokenSource;
+pub use token_source::DbTokenSource;
 
 /// Connects a pool to `database_url` (`DATABASE_URL`). The URL never appears in errors: it may
 /// hold a password.
