@@ -12,4 +12,5 @@ pub mod job;
 pub mod secret;
 pub mod sim;
 pub mod sink;
+pub mod store;
 pub mod telemetry;

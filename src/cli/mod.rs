@@ -1,8 +1,12 @@
 //! The `cc-export` command line: parses, sets up logging, runs a command, maps errors to one
 //! line on stderr and an exit code.
 
+mod db;
 mod export;
+mod jobs;
+mod migrate;
 mod sim;
+mod tokens;
 
 use std::process::ExitCode;
 
@@ -30,6 +34,12 @@ enum Command {
     Export(Box<export::ExportArgs>),
     /// Serve the Constant Contact simulator (v3 contacts + OAuth token endpoint).
     Sim(sim::SimArgs),
+    /// Apply the database migrations (`migrations/`).
+    Migrate(migrate::MigrateArgs),
+    /// Store OAuth tokens for an account (encrypted with TOKEN_ENCRYPTION_KEY).
+    Tokens(tokens::TokensArgs),
+    /// List, inspect, cancel and retry export jobs.
+    Jobs(jobs::JobsArgs),
 }
 
 /// Exit codes: 0 done, 1 failed, 2 bad usage (clap), 3 re-authentication required,
@@ -46,6 +56,9 @@ pub async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Export(args) => export::run(*args).await,
         Command::Sim(args) => sim::run(args).await,
+        Command::Migrate(args) => migrate::run(args).await,
+        Command::Tokens(args) => tokens::run(args).await,
+        Command::Jobs(args) => jobs::run(args).await,
     };
     match result {
         Ok(code) => code,
