@@ -15,6 +15,9 @@ CREATE TABLE export_jobs (
     pages            bigint      NOT NULL DEFAULT 0,
     -- Every page has been fetched and stored: only CompleteMultipartUpload may be missing.
     fetch_done       boolean     NOT NULL DEFAULT false,
+    -- CSV columns resolved on the first run (custom fields included), so a resumed run writes
+    -- the columns its header names.
+    columns          jsonb,
     attempts         integer     NOT NULL DEFAULT 0,
     max_attempts     integer     NOT NULL DEFAULT 5,
     restarts         integer     NOT NULL DEFAULT 0,

@@ -10,6 +10,7 @@ use sqlx::{FromRow, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::encode::Column;
 use crate::job::JobSpec;
 use crate::sink::Position;
 
@@ -80,6 +81,8 @@ pub struct JobRow {
     pub total_processed: i64,
     pub pages: i64,
     pub fetch_done: bool,
+    /// CSV columns resolved on the first run; `None` before it (or for NDJSON).
+    pub columns: Option<Vec<Column>>,
     pub attempts: i32,
     pub max_attempts: i32,
     pub restarts: i32,
@@ -150,6 +153,10 @@ impl<'r> FromRow<'r, PgRow> for JobRow {
             total_processed: row.try_get("total_processed")?,
             pages: row.try_get("pages")?,
             fetch_done: row.try_get("fetch_done")?,
+            columns: {
+                let raw: Option<Json<Vec<Column>>> = row.try_get("columns")?;
+                raw.map(|j| j.0)
+            },
             attempts: row.try_get("attempts")?,
             max_attempts: row.try_get("max_attempts")?,
             restarts: row.try_get("restarts")?,

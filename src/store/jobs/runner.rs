@@ -249,3 +249,53 @@ pub async fn set_total_expected(
     }
     Ok(())
 }
+
+/// Keeps the CSV columns resolved on the first run (see `JobRow::columns`).
+pub async fn save_columns(
+    pool: &PgPool,
+    id: Uuid,
+    worker_id: &str,
+    columns: &[crate::encode::Column],
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "UPDATE export_jobs SET columns = $3
+         WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(worker_id)
+    .bind(sqlx::types::Json(columns))
+    .execute(pool)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(lost(id, worker_id));
+    }
+    Ok(())
+}
+
+/// Waiting is not failing: back to `queued` until `until` (e.g. the API key's daily quota
+/// resets), with `note` as the visible reason and the claim's attempt given back.
+pub async fn defer(
+    pool: &PgPool,
+    id: Uuid,
+    worker_id: &str,
+    until: time::OffsetDateTime,
+    note: &str,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "UPDATE export_jobs
+         SET status = 'queued', run_after = $3, error = $4, lease_owner = NULL,
+             lease_expires_at = NULL, attempts = greatest(attempts - 1, 0)
+         WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(worker_id)
+    .bind(until)
+    .bind(note)
+    .execute(pool)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(lost(id, worker_id));
+    }
+    tracing::info!(job_id = %id, worker_id, %until, "job deferred");
+    Ok(())
+}
