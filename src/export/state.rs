@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::spec::ExportSpec;
 use crate::encode::Column;
-use crate::sink::Position;
+use crate::sink::{PartRecord, Position};
 
 const VERSION: u32 = 1;
 
@@ -33,6 +33,19 @@ pub struct ExportState {
     pub started_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Object-store exports (`--out s3://`) only, below; absent from file exports' checkpoints.
+    /// Where the object goes, so a checkpoint is never resumed into another object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Stored as the object's `job-id` metadata: proves a completed object is this export's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    /// The multipart upload in progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
+    /// Its uploaded parts, ascending; `bytes`/`rows`/`next_cursor` are the position after the last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartRecord>,
 }
 
 impl ExportState {
@@ -51,6 +64,10 @@ impl ExportState {
             complete: false,
             started_at: now,
             updated_at: now,
+            output: None,
+            job_id: None,
+            upload_id: None,
+            parts: Vec::new(),
         }
     }
 
@@ -72,6 +89,8 @@ impl ExportState {
 
     pub fn restart(&mut self) {
         self.record(&Position::default(), 0);
+        self.upload_id = None;
+        self.parts.clear();
         self.restarts += 1;
     }
 }
