@@ -1,7 +1,10 @@
 //! What the S3 sink reports, in the shapes callers match on (the worker decides between
 //! "retry later" and "start over" from these).
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use std::error::Error as _;
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum S3SinkError {
@@ -45,22 +48,21 @@ pub enum S3SinkError {
 }
 
 impl S3SinkError {
-    pub(crate) fn request<E, R>(
+    pub(crate) fn request<E>(
         op: &'static str,
         bucket: &str,
         key: &str,
-        err: SdkError<E, R>,
+        err: SdkError<E, HttpResponse>,
     ) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         S3SinkError::Request {
             op,
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             code: error_code(&err).map(str::to_owned),
-            detail: DisplayErrorContext(&err).to_string(),
+            detail: describe(&err),
         }
     }
 
@@ -89,4 +91,31 @@ impl S3SinkError {
 /// The service's error code, when the failure came from the service.
 pub(crate) fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
     err.as_service_error().and_then(|e| e.code())
+}
+
+/// One line: HTTP status, the service's code and message, or the cause chain (never the raw
+/// response, which the SDK's own rendering includes).
+fn describe<E>(err: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let status = err
+        .raw_response()
+        .map(|r| format!("HTTP {}: ", r.status().as_u16()))
+        .unwrap_or_default();
+    if let Some(code) = error_code(err) {
+        let message = err
+            .as_service_error()
+            .and_then(|e| e.message())
+            .unwrap_or("");
+        return format!("{status}{code}: {message}");
+    }
+    let mut line = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        line.push_str(": ");
+        line.push_str(&c.to_string());
+        cause = c.source();
+    }
+    format!("{status}{line}")
 }

@@ -74,6 +74,9 @@ pub(super) enum Completion {
     Completed,
     /// The server knows no such upload: it was completed earlier, or aborted.
     NoSuchUpload,
+    /// A success status whose body could not be read (moto 5.2.1 names the XML root
+    /// `CompleteMultipartUploadResponse`, getmoto/moto#10055): the object tells the outcome.
+    Unreadable,
 }
 
 pub(super) async fn complete(
@@ -106,6 +109,13 @@ pub(super) async fn complete(
     match result {
         Ok(_) => Ok(Completion::Completed),
         Err(e) if error_code(&e) == Some("NoSuchUpload") => Ok(Completion::NoSuchUpload),
+        Err(e)
+            if error_code(&e).is_none()
+                && e.raw_response().is_some_and(|r| r.status().is_success()) =>
+        {
+            tracing::debug!(object = %loc, "CompleteMultipartUpload answered 200 with a body the SDK cannot read");
+            Ok(Completion::Unreadable)
+        }
         Err(e) => Err(S3SinkError::request(
             "CompleteMultipartUpload",
             &loc.bucket,

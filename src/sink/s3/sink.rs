@@ -197,27 +197,29 @@ impl S3Sink {
             Completion::Completed => Ok(()),
             // Completed by a run that died before anyone recorded it, or aborted: the object
             // tells which.
-            Completion::NoSuchUpload => match multipart::head(&self.client, &self.loc).await? {
-                Some(o)
-                    if o.job_id.as_deref() == Some(&self.opts.job_id)
-                        && o.bytes == self.stored_bytes =>
-                {
-                    tracing::info!(object = %self.loc, "the upload was already completed");
-                    Ok(())
-                }
-                Some(o) if o.job_id.as_deref() != Some(&self.opts.job_id) => {
-                    Err(S3SinkError::ForeignObject {
+            Completion::NoSuchUpload | Completion::Unreadable => {
+                match multipart::head(&self.client, &self.loc).await? {
+                    Some(o)
+                        if o.job_id.as_deref() == Some(&self.opts.job_id)
+                            && o.bytes == self.stored_bytes =>
+                    {
+                        tracing::info!(object = %self.loc, "the object is complete (checked with HeadObject)");
+                        Ok(())
+                    }
+                    Some(o) if o.job_id.as_deref() != Some(&self.opts.job_id) => {
+                        Err(S3SinkError::ForeignObject {
+                            bucket: self.loc.bucket.clone(),
+                            key: self.loc.key.clone(),
+                            expected: self.opts.job_id.clone(),
+                            found: o.job_id,
+                        })
+                    }
+                    _ => Err(S3SinkError::UploadGone {
                         bucket: self.loc.bucket.clone(),
                         key: self.loc.key.clone(),
-                        expected: self.opts.job_id.clone(),
-                        found: o.job_id,
-                    })
+                    }),
                 }
-                _ => Err(S3SinkError::UploadGone {
-                    bucket: self.loc.bucket.clone(),
-                    key: self.loc.key.clone(),
-                }),
-            },
+            }
         }
     }
 }
