@@ -125,6 +125,28 @@ pub(super) async fn complete(
     }
 }
 
+/// Whether the server still knows the upload (`ListParts` answers something other than
+/// `NoSuchUpload`).
+pub(super) async fn upload_exists(
+    client: &Client,
+    loc: &S3Location,
+    upload_id: &str,
+) -> Result<bool, S3SinkError> {
+    match client
+        .list_parts()
+        .bucket(&loc.bucket)
+        .key(&loc.key)
+        .upload_id(upload_id)
+        .max_parts(1)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if error_code(&e) == Some("NoSuchUpload") => Ok(false),
+        Err(e) => Err(S3SinkError::request("ListParts", &loc.bucket, &loc.key, e)),
+    }
+}
+
 /// Aborts a multipart upload, for the sink and for a sweeper of abandoned uploads. Idempotent:
 /// `Ok(false)` when the server knows no such upload (already aborted or completed).
 pub async fn abort_upload(

@@ -156,7 +156,12 @@ impl S3Sink {
         let body = std::mem::take(&mut self.buf).freeze();
         let bytes = body.len() as u64;
         let etag =
-            multipart::upload_part(&self.client, &self.loc, &upload_id, part_number, body).await?;
+            match multipart::upload_part(&self.client, &self.loc, &upload_id, part_number, body)
+                .await
+            {
+                Ok(etag) => etag,
+                Err(e) => return Err(self.explain(e, &upload_id).await),
+            };
         let part = PartRecord {
             part_number,
             etag,
@@ -177,6 +182,23 @@ impl S3Sink {
         Ok(())
     }
 
+    /// A failed request on an upload that no longer exists is `UploadGone`, whatever status the
+    /// server chose (S3: 404 NoSuchUpload; moto 5.2: 500).
+    async fn explain(&self, err: S3SinkError, upload_id: &str) -> S3SinkError {
+        if matches!(err, S3SinkError::Request { .. })
+            && matches!(
+                multipart::upload_exists(&self.client, &self.loc, upload_id).await,
+                Ok(false)
+            )
+        {
+            return S3SinkError::UploadGone {
+                bucket: self.loc.bucket.clone(),
+                key: self.loc.key.clone(),
+            };
+        }
+        err
+    }
+
     fn next_threshold(&self) -> u64 {
         part_threshold(self.opts.part_size, self.parts.len() as i32 + 1)
     }
@@ -193,7 +215,15 @@ impl S3Sink {
             ));
         }
         let upload_id = self.upload_id.clone().expect("multipart has an upload");
-        match multipart::complete(&self.client, &self.loc, &upload_id, &self.parts).await? {
+        let completion =
+            match multipart::complete(&self.client, &self.loc, &upload_id, &self.parts).await {
+                Ok(c) => c,
+                Err(e) => match self.explain(e, &upload_id).await {
+                    S3SinkError::UploadGone { .. } => Completion::NoSuchUpload,
+                    e => return Err(e),
+                },
+            };
+        match completion {
             Completion::Completed => Ok(()),
             // Completed by a run that died before anyone recorded it, or aborted: the object
             // tells which.
