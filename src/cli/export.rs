@@ -20,9 +20,12 @@ use crate::encode::{Format, build_encoder, resolve_columns};
 use crate::export::{self, ExportSpec, ExportState, Plan, Progress, StateFile};
 use crate::secret::Secret;
 use crate::sim::{SimConfig, Simulator};
+use crate::sink::FileSink;
 use crate::sink::file::partial_path;
 use crate::sink::s3::{self, ClientOptions, S3Location, S3Sink, S3SinkOptions, StateFileLedger};
-use crate::sink::{FileSink, PageSink};
+use target::{Sink, Target, content_type};
+
+mod target;
 
 const TOKEN_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
@@ -92,72 +95,6 @@ pub struct ExportArgs {
     api: ApiSettings,
     #[command(flatten)]
     s3: S3Settings,
-}
-
-/// Where the export goes.
-enum Target {
-    File(PathBuf),
-    S3 {
-        loc: S3Location,
-        client: aws_sdk_s3::Client,
-    },
-}
-
-impl Target {
-    /// The local path other files (state, tokens) are named after.
-    fn local_base(&self) -> PathBuf {
-        match self {
-            Target::File(out) => out.clone(),
-            Target::S3 { loc, .. } => PathBuf::from(loc.basename()),
-        }
-    }
-
-    /// What a checkpoint records as its output (file exports record none, as they always did).
-    fn recorded_output(&self) -> Option<String> {
-        match self {
-            Target::File(_) => None,
-            Target::S3 { loc, .. } => Some(loc.to_string()),
-        }
-    }
-
-    fn display(&self) -> String {
-        match self {
-            Target::File(out) => out.display().to_string(),
-            Target::S3 { loc, .. } => loc.to_string(),
-        }
-    }
-
-    /// The output a completed checkpoint describes is still there.
-    async fn holds(&self, state: &ExportState) -> anyhow::Result<bool> {
-        Ok(match self {
-            Target::File(out) => out.exists(),
-            Target::S3 { loc, client } => s3::multipart::head(client, loc)
-                .await?
-                .is_some_and(|o| o.job_id.is_some() && o.job_id == state.job_id),
-        })
-    }
-}
-
-/// The sink behind the pipeline, and where its checkpoint can be read.
-enum Sink {
-    File(FileSink),
-    S3(S3Sink, Arc<StateFileLedger>),
-}
-
-impl Sink {
-    fn as_dyn(&mut self) -> &mut dyn PageSink {
-        match self {
-            Sink::File(s) => s,
-            Sink::S3(s, _) => s,
-        }
-    }
-
-    fn checkpointed_rows(&self) -> u64 {
-        match self {
-            Sink::File(s) => s.state().rows,
-            Sink::S3(_, ledger) => ledger.snapshot().rows,
-        }
-    }
 }
 
 fn parse_rfc3339(s: &str) -> Result<String, String> {
@@ -249,7 +186,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let start = state.position();
     let mut progress = Progress::new(std::io::stderr().is_terminal(), state.total, state.rows);
     let mut sink = match target {
-        Target::File(out) => Sink::File(FileSink::open(&out, state_file.clone(), state)?),
+        Target::File(out) => Sink::File(Box::new(FileSink::open(&out, state_file.clone(), state)?)),
         Target::S3 { loc, client } => {
             let options = S3SinkOptions {
                 part_size: args.s3.s3_part_size_mib * 1024 * 1024,
@@ -261,7 +198,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
             };
             let ledger = Arc::new(StateFileLedger::new(state_file.clone(), state));
             let sink = S3Sink::open(client, loc, options, ledger.clone()).await?;
-            Sink::S3(sink, ledger)
+            Sink::S3(Box::new(sink), ledger)
         }
     };
 
@@ -326,15 +263,6 @@ enum TokenOrigin {
     Simulator(TokenPair),
     /// Real tokens, and the file the rotated pair goes to.
     Stored(TokenPair, PathBuf),
-}
-
-/// `Content-Type` of an object-store export.
-fn content_type(spec: &ExportSpec) -> &'static str {
-    match (spec.gzip, spec.format) {
-        (true, _) => "application/gzip",
-        (false, Format::Csv) => "text/csv; charset=utf-8",
-        (false, Format::Ndjson) => "application/x-ndjson",
-    }
 }
 
 /// Tokens for a real account: the token file when an earlier run rotated them, else flags/env.
@@ -433,11 +361,11 @@ async fn prepare_state(
     if restart {
         if let Target::S3 { loc, client } = target {
             // An unreadable checkpoint has no upload to abort that we could know of.
-            if let Ok(Some(old)) = state_file.load() {
-                if let Some(id) = old.upload_id.as_deref() {
-                    s3::abort_upload(client, &loc.bucket, &loc.key, id).await?;
-                    tracing::info!("aborted the earlier export's upload to {loc}");
-                }
+            if let Ok(Some(old)) = state_file.load()
+                && let Some(id) = old.upload_id.as_deref()
+            {
+                s3::abort_upload(client, &loc.bucket, &loc.key, id).await?;
+                tracing::info!("aborted the earlier export's upload to {loc}");
             }
         }
         state_file.remove()?;

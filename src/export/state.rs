@@ -203,3 +203,57 @@ impl StateFile {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cc::ContactsQuery;
+    use crate::encode::Format;
+
+    fn state() -> ExportState {
+        ExportState::new(
+            ExportSpec {
+                account_id: "a".into(),
+                query: ContactsQuery::default(),
+                format: Format::Csv,
+                gzip: false,
+                columns: None,
+                escape_formulas: false,
+            },
+            Vec::new(),
+        )
+    }
+
+    #[test]
+    fn file_checkpoints_keep_their_shape_and_load_without_the_upload_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path().join("s.json"));
+        let s = state();
+        file.save(&s).unwrap();
+        let text = std::fs::read_to_string(file.path()).unwrap();
+        for field in ["upload_id", "parts", "job_id", "output"] {
+            assert!(!text.contains(&format!("\"{field}\"")), "{field} in {text}");
+        }
+        assert_eq!(file.load().unwrap(), Some(s));
+    }
+
+    #[test]
+    fn upload_fields_round_trip_and_restart_forgets_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path().join("s.json"));
+        let mut s = state();
+        s.output = Some("s3://b/k".into());
+        s.job_id = Some("j".into());
+        s.upload_id = Some("u".into());
+        s.parts.push(PartRecord {
+            part_number: 1,
+            etag: "\"e\"".into(),
+            rows: 5,
+            bytes: 10,
+        });
+        file.save(&s).unwrap();
+        assert_eq!(file.load().unwrap().as_ref(), Some(&s));
+        s.restart();
+        assert_eq!((s.upload_id, s.parts.len(), s.bytes), (None, 0, 0));
+    }
+}

@@ -72,7 +72,7 @@ impl S3Sink {
             stored_rows: state.parts.iter().map(|p| p.rows).sum(),
             upload_id: state.upload_id,
             parts: state.parts,
-            buf: BytesMut::with_capacity(opts.part_size as usize / 4),
+            buf: BytesMut::with_capacity(capacity_for(opts.part_size)),
             opts,
             ledger,
             poisoned: false,
@@ -178,7 +178,7 @@ impl S3Sink {
         self.stored_rows = after.rows;
         self.parts.push(part);
         self.poisoned = false;
-        self.buf = BytesMut::with_capacity(self.next_threshold() as usize);
+        self.buf = BytesMut::with_capacity(capacity_for(self.next_threshold()));
         Ok(())
     }
 
@@ -307,4 +307,10 @@ impl PageSink for S3Sink {
         self.finished = Some(summary.clone());
         Ok(summary)
     }
+}
+
+/// Room for a full part plus the page that fills it, so the buffer is not reallocated (and
+/// briefly doubled) at the threshold.
+fn capacity_for(threshold: u64) -> usize {
+    (threshold + threshold / 4) as usize
 }
