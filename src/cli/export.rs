@@ -15,13 +15,17 @@ use crate::cc::{
     ApiLimiter, ClientConfig, ContactsClient, ContactsQuery, MemoryTokenSource, OAuthClient,
     OAuthConfig, PersistFn, TokenPair,
 };
-use crate::config::ApiSettings;
+use crate::config::{ApiSettings, S3Settings};
 use crate::encode::{Format, build_encoder, resolve_columns};
 use crate::export::{self, ExportSpec, ExportState, Plan, Progress, StateFile};
 use crate::secret::Secret;
 use crate::sim::{SimConfig, Simulator};
 use crate::sink::FileSink;
 use crate::sink::file::partial_path;
+use crate::sink::s3::{self, ClientOptions, S3Location, S3Sink, S3SinkOptions, StateFileLedger};
+use target::{Sink, Target, content_type};
+
+mod target;
 
 const TOKEN_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
@@ -30,7 +34,9 @@ pub struct ExportArgs {
     /// Constant Contact account id (with --simulate: any name, default "sim").
     #[arg(long, env = "EXPORT_ACCOUNT", required_unless_present = "simulate")]
     account: Option<String>,
-    /// Output file (s3://BUCKET/KEY uploads to an object store).
+    /// Output file, or s3://BUCKET/KEY to upload to an object store (a multipart upload whose
+    /// parts are checkpointed; the key is used exactly as given). S3_ENDPOINT_URL,
+    /// S3_FORCE_PATH_STYLE, S3_PART_SIZE_MIB and the usual AWS_* variables apply.
     #[arg(long, env = "EXPORT_OUT")]
     out: String,
     #[arg(long, env = "EXPORT_FORMAT", value_enum, default_value_t = Format::Csv)]
@@ -53,13 +59,14 @@ pub struct ExportArgs {
     /// Contacts per API request (the API allows 1..=500).
     #[arg(long, env = "EXPORT_BATCH_SIZE", default_value_t = 500, value_parser = clap::value_parser!(u16).range(1..=500))]
     batch_size: u16,
-    /// Checkpoint file (default: `<out>.state.json`).
+    /// Checkpoint file (default: `<out>.state.json`; for s3://BUCKET/KEY `./<key's last
+    /// segment>.state.json` in the current directory, which also holds the upload id and parts).
     #[arg(long, env = "EXPORT_STATE")]
     state: Option<PathBuf>,
     /// Neutralise cells starting with = + - @ (for spreadsheet users).
     #[arg(long, env = "EXPORT_ESCAPE_FORMULAS")]
     escape_formulas: bool,
-    /// Ignore an existing checkpoint and export from the beginning.
+    /// Ignore an existing checkpoint and export from the beginning (aborting its upload, if any).
     #[arg(long, env = "EXPORT_RESTART")]
     restart: bool,
     /// Start the built-in simulator with N contacts and export from it (needs no servers).
@@ -81,8 +88,13 @@ pub struct ExportArgs {
     /// single-use, so the new pair must be saved before it is used.
     #[arg(long, env = "EXPORT_TOKEN_FILE")]
     token_file: Option<PathBuf>,
+    /// Allow a plain http:// S3 endpoint that is not on this machine (default: TLS, or loopback).
+    #[arg(long, env = "S3_ALLOW_HTTP")]
+    s3_allow_http: bool,
     #[command(flatten)]
     api: ApiSettings,
+    #[command(flatten)]
+    s3: S3Settings,
 }
 
 fn parse_rfc3339(s: &str) -> Result<String, String> {
@@ -92,12 +104,18 @@ fn parse_rfc3339(s: &str) -> Result<String, String> {
 }
 
 pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
-    if args.out.starts_with("s3://") {
-        bail!(
-            "--out s3://… needs the object store sink, which comes with the worker; write to a local path for now"
-        );
-    }
-    let out = PathBuf::from(&args.out);
+    let target = if args.out.starts_with("s3://") {
+        let loc = S3Location::parse(&args.out)?;
+        let options = ClientOptions {
+            allow_http: args.s3_allow_http,
+            ..ClientOptions::default()
+        };
+        let client = s3::s3_client_with(&args.s3, &options).await?;
+        Target::S3 { loc, client }
+    } else {
+        Target::File(PathBuf::from(&args.out))
+    };
+    let base = target.local_base();
     let account = args.account.clone().unwrap_or_else(|| "sim".to_owned());
     let spec = ExportSpec {
         account_id: account.clone(),
@@ -120,7 +138,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         .state
         .clone()
         .map(StateFile::new)
-        .unwrap_or_else(|| StateFile::beside(&out));
+        .unwrap_or_else(|| StateFile::beside(&base));
 
     let mut api = args.api.clone();
     let (_sim, tokens) = if let Some(n) = args.simulate {
@@ -137,14 +155,15 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         };
         (Some(sim), TokenOrigin::Simulator(pair))
     } else {
-        (None, load_tokens(&args, &out)?)
+        (None, load_tokens(&args, &base)?)
     };
     let client = Arc::new(build_client(&api, tokens)?);
 
-    let Some(state) = prepare_state(&state_file, &out, &spec, args.restart, &client).await? else {
+    let Some(state) = prepare_state(&state_file, &target, &spec, args.restart, &client).await?
+    else {
         println!(
             "{} is already complete (per {}); use --restart to export again",
-            out.display(),
+            target.display(),
             state_file.path().display()
         );
         return Ok(ExitCode::SUCCESS);
@@ -166,16 +185,35 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     };
     let start = state.position();
     let mut progress = Progress::new(std::io::stderr().is_terminal(), state.total, state.rows);
-    let mut sink = FileSink::open(&out, state_file.clone(), state)?;
+    let mut sink = match target {
+        Target::File(out) => Sink::File(Box::new(FileSink::open(&out, state_file.clone(), state)?)),
+        Target::S3 { loc, client } => {
+            let options = S3SinkOptions {
+                part_size: args.s3.s3_part_size_mib * 1024 * 1024,
+                job_id: state
+                    .job_id
+                    .clone()
+                    .context("the checkpoint has no job id")?,
+                content_type: Some(content_type(&spec).to_owned()),
+            };
+            let ledger = Arc::new(StateFileLedger::new(state_file.clone(), state));
+            let sink = S3Sink::open(client, loc, options, ledger.clone()).await?;
+            Sink::S3(Box::new(sink), ledger)
+        }
+    };
 
     let outcome = tokio::select! {
-        r = export::run(client, plan, start, &mut sink, &mut progress) => r?,
+        r = export::run(client, plan, start, sink.as_dyn(), &mut progress) => r?,
         _ = super::shutdown_signal() => {
-            progress.finish(sink.state().rows);
-            eprintln!("interrupted after {} contacts; rerun the same command to resume", sink.state().rows);
+            let rows = sink.checkpointed_rows();
+            progress.finish(rows);
+            eprintln!("interrupted after {rows} contacts; rerun the same command to resume");
             return Ok(ExitCode::from(exit::INTERRUPTED));
         }
     };
+    if let Sink::S3(_, ledger) = &sink {
+        ledger.mark_complete(&outcome.position)?;
+    }
     let secs = outcome.elapsed.as_secs_f64();
     let mut line = format!(
         "exported {} contacts to {} ({} bytes) in {:.1} s ({:.0} contacts/s{})",
@@ -315,14 +353,25 @@ fn save_tokens(path: &Path, pair: &TokenPair) -> anyhow::Result<()> {
 /// Loads the checkpoint or starts a new one. `None`: the export already finished.
 async fn prepare_state(
     state_file: &StateFile,
-    out: &Path,
+    target: &Target,
     spec: &ExportSpec,
     restart: bool,
     client: &ContactsClient,
 ) -> anyhow::Result<Option<ExportState>> {
     if restart {
+        if let Target::S3 { loc, client } = target {
+            // An unreadable checkpoint has no upload to abort that we could know of.
+            if let Ok(Some(old)) = state_file.load()
+                && let Some(id) = old.upload_id.as_deref()
+            {
+                s3::abort_upload(client, &loc.bucket, &loc.key, id).await?;
+                tracing::info!("aborted the earlier export's upload to {loc}");
+            }
+        }
         state_file.remove()?;
-        let _ = std::fs::remove_file(partial_path(out));
+        if let Target::File(out) = target {
+            let _ = std::fs::remove_file(partial_path(out));
+        }
     }
     if let Some(state) = state_file.load()? {
         if &state.spec != spec {
@@ -332,7 +381,14 @@ async fn prepare_state(
                 serde_json::to_string(&state.spec)?
             );
         }
-        if state.complete && out.exists() {
+        if state.output != target.recorded_output() {
+            bail!(
+                "{} belongs to an export to {}; rerun with --restart or pick another --state",
+                state_file.path().display(),
+                state.output.as_deref().unwrap_or("a local file")
+            );
+        }
+        if state.complete && target.holds(&state).await? {
             return Ok(None);
         }
         if !state.complete {
@@ -340,7 +396,7 @@ async fn prepare_state(
         }
         tracing::warn!(
             "{} was finished but is gone; exporting again",
-            out.display()
+            target.display()
         );
     }
     let columns = if spec.format == Format::Csv {
@@ -352,8 +408,16 @@ async fn prepare_state(
     } else {
         Vec::new()
     };
-    let state = ExportState::new(spec.clone(), columns);
-    let _ = std::fs::remove_file(partial_path(out));
+    let mut state = ExportState::new(spec.clone(), columns);
+    match target {
+        Target::File(out) => {
+            let _ = std::fs::remove_file(partial_path(out));
+        }
+        Target::S3 { .. } => {
+            state.output = target.recorded_output();
+            state.job_id = Some(uuid::Uuid::new_v4().to_string());
+        }
+    }
     state_file.save(&state)?;
     Ok(Some(state))
 }

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::spec::ExportSpec;
 use crate::encode::Column;
-use crate::sink::Position;
+use crate::sink::{PartRecord, Position};
 
 const VERSION: u32 = 1;
 
@@ -33,6 +33,19 @@ pub struct ExportState {
     pub started_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Object-store exports (`--out s3://`) only, below; absent from file exports' checkpoints.
+    /// Where the object goes, so a checkpoint is never resumed into another object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Stored as the object's `job-id` metadata: proves a completed object is this export's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    /// The multipart upload in progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
+    /// Its uploaded parts, ascending; `bytes`/`rows`/`next_cursor` are the position after the last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartRecord>,
 }
 
 impl ExportState {
@@ -51,6 +64,10 @@ impl ExportState {
             complete: false,
             started_at: now,
             updated_at: now,
+            output: None,
+            job_id: None,
+            upload_id: None,
+            parts: Vec::new(),
         }
     }
 
@@ -72,6 +89,8 @@ impl ExportState {
 
     pub fn restart(&mut self) {
         self.record(&Position::default(), 0);
+        self.upload_id = None;
+        self.parts.clear();
         self.restarts += 1;
     }
 }
@@ -182,5 +201,59 @@ impl StateFile {
                 source,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cc::ContactsQuery;
+    use crate::encode::Format;
+
+    fn state() -> ExportState {
+        ExportState::new(
+            ExportSpec {
+                account_id: "a".into(),
+                query: ContactsQuery::default(),
+                format: Format::Csv,
+                gzip: false,
+                columns: None,
+                escape_formulas: false,
+            },
+            Vec::new(),
+        )
+    }
+
+    #[test]
+    fn file_checkpoints_keep_their_shape_and_load_without_the_upload_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path().join("s.json"));
+        let s = state();
+        file.save(&s).unwrap();
+        let text = std::fs::read_to_string(file.path()).unwrap();
+        for field in ["upload_id", "parts", "job_id", "output"] {
+            assert!(!text.contains(&format!("\"{field}\"")), "{field} in {text}");
+        }
+        assert_eq!(file.load().unwrap(), Some(s));
+    }
+
+    #[test]
+    fn upload_fields_round_trip_and_restart_forgets_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path().join("s.json"));
+        let mut s = state();
+        s.output = Some("s3://b/k".into());
+        s.job_id = Some("j".into());
+        s.upload_id = Some("u".into());
+        s.parts.push(PartRecord {
+            part_number: 1,
+            etag: "\"e\"".into(),
+            rows: 5,
+            bytes: 10,
+        });
+        file.save(&s).unwrap();
+        assert_eq!(file.load().unwrap().as_ref(), Some(&s));
+        s.restart();
+        assert_eq!((s.upload_id, s.parts.len(), s.bytes), (None, 0, 0));
     }
 }

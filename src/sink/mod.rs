@@ -2,10 +2,12 @@
 //! and records the checkpoint (cursor + rows) together with them, never before.
 
 pub mod file;
+pub mod s3;
 
 use async_trait::async_trait;
 
 pub use file::{FileSink, FileSinkError};
+pub use s3::{S3Location, S3Sink, S3SinkError, S3SinkOptions, StateFileLedger};
 
 /// How far an export has come once a chunk is stored: what a checkpoint records.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
