@@ -1,6 +1,7 @@
 //! The `cc-export` command line: parses, sets up logging, runs a command, maps errors to one
 //! line on stderr and an exit code.
 
+mod enqueue;
 mod export;
 mod sim;
 
@@ -28,6 +29,8 @@ pub struct Cli {
 enum Command {
     /// Run one export in the foreground (resumable; `--simulate N` needs no servers at all).
     Export(Box<export::ExportArgs>),
+    /// Publish an export job to the queue (publisher confirms); print its job_id.
+    Enqueue(Box<enqueue::EnqueueArgs>),
     /// Serve the Constant Contact simulator (v3 contacts + OAuth token endpoint).
     Sim(sim::SimArgs),
 }
@@ -45,6 +48,7 @@ pub async fn main() -> ExitCode {
     crate::telemetry::init(cli.log.log_format);
     let result = match cli.command {
         Command::Export(args) => export::run(*args).await,
+        Command::Enqueue(args) => enqueue::run(*args).await,
         Command::Sim(args) => sim::run(args).await,
     };
     match result {
