@@ -56,7 +56,12 @@ async fn a_queue_with_other_arguments_is_a_clear_permanent_error() {
     );
     assert!(err.is_permanent());
     let text = err.to_string();
-    for part in ["PRECONDITION_FAILED", "x-dead-letter-routing-key", "already exists", &q.name] {
+    for part in [
+        "PRECONDITION_FAILED",
+        "x-dead-letter-routing-key",
+        "already exists",
+        &q.name,
+    ] {
         assert!(text.contains(part), "{text:?} lacks {part:?}");
     }
     // The connection survives a refused declare (it only closed the declaring channel).
@@ -81,11 +86,18 @@ async fn publishes_are_confirmed_persistent_json_and_unroutable_ones_refused() {
         .publish(&q.name, br#"{"a":1}"#, Some("m-1"), headers)
         .await
         .unwrap();
-    let got = q.get(&q.name, Duration::from_secs(5)).await.unwrap().delivery;
+    let got = q
+        .get(&q.name, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .delivery;
     assert_eq!(got.data, br#"{"a":1}"#);
     let p = &got.properties;
     assert_eq!(*p.delivery_mode(), Some(2));
-    assert_eq!(p.content_type().as_ref().map(|s| s.as_str()), Some("application/json"));
+    assert_eq!(
+        p.content_type().as_ref().map(|s| s.as_str()),
+        Some("application/json")
+    );
     assert_eq!(p.message_id().as_ref().map(|s| s.as_str()), Some("m-1"));
     let h = p.headers().clone().unwrap();
     assert_eq!(queue::header_str(&h, "x-source"), Some(&b"test"[..]));

@@ -25,8 +25,11 @@ pub fn amqp_url() -> String {
 /// A connection for the test itself; panics with what to do when the broker is not there.
 pub async fn connect() -> Connection {
     let props = ConnectionProperties::default().with_connection_name("cc-export tests".into());
-    match tokio::time::timeout(Duration::from_secs(10), Connection::connect(&amqp_url(), props))
-        .await
+    match tokio::time::timeout(
+        Duration::from_secs(10),
+        Connection::connect(&amqp_url(), props),
+    )
+    .await
     {
         Ok(Ok(conn)) => conn,
         Ok(Err(e)) => panic!(
@@ -184,7 +187,12 @@ impl Scripted {
     }
 
     pub fn times_seen(&self, body: &[u8]) -> usize {
-        self.seen.lock().unwrap().iter().filter(|b| *b == body).count()
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|b| *b == body)
+            .count()
     }
 }
 
@@ -209,10 +217,19 @@ impl DeliveryHandler for Scripted {
 /// `name`; returns how many it closed.
 pub fn close_connections_named(name: &str) -> usize {
     let out = Command::new("rabbitmqctl")
-        .args(["list_connections", "-q", "--no-table-headers", "pid", "client_properties"])
+        .args([
+            "list_connections",
+            "-q",
+            "--no-table-headers",
+            "pid",
+            "client_properties",
+        ])
         .output()
         .expect("rabbitmqctl runs (the tests run as root next to the broker)");
-    assert!(out.status.success(), "rabbitmqctl list_connections: {out:?}");
+    assert!(
+        out.status.success(),
+        "rabbitmqctl list_connections: {out:?}"
+    );
     let listing = String::from_utf8_lossy(&out.stdout);
     let mut closed = 0;
     for line in listing.lines().filter(|l| l.contains(name)) {
