@@ -9,6 +9,7 @@ pub mod config;
 pub mod encode;
 pub mod export;
 pub mod job;
+pub mod queue;
 pub mod secret;
 pub mod sim;
 pub mod sink;

@@ -2,6 +2,7 @@
 //! line on stderr and an exit code.
 
 mod db;
+mod enqueue;
 mod export;
 mod jobs;
 mod migrate;
@@ -32,6 +33,8 @@ pub struct Cli {
 enum Command {
     /// Run one export in the foreground (resumable; `--simulate N` needs no servers at all).
     Export(Box<export::ExportArgs>),
+    /// Publish an export job to the queue (publisher confirms); print its job_id.
+    Enqueue(Box<enqueue::EnqueueArgs>),
     /// Serve the Constant Contact simulator (v3 contacts + OAuth token endpoint).
     Sim(sim::SimArgs),
     /// Apply the database migrations (`migrations/`).
@@ -55,6 +58,7 @@ pub async fn main() -> ExitCode {
     crate::telemetry::init(cli.log.log_format);
     let result = match cli.command {
         Command::Export(args) => export::run(*args).await,
+        Command::Enqueue(args) => enqueue::run(*args).await,
         Command::Sim(args) => sim::run(args).await,
         Command::Migrate(args) => migrate::run(args).await,
         Command::Tokens(args) => tokens::run(args).await,
