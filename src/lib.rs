@@ -1,7 +1,9 @@
 //! cc-export: every contact of a Constant Contact account, exported exactly once.
 //!
-//! Data flow: `cc` (API client) → `export` (pipeline, checkpoints) → `encode` (CSV/NDJSON)
-//! → `sink` (file or object store). `sim` is the Constant Contact simulator; `cli` the commands.
+//! Data flow: `queue` (jobs in) → `store` (the job table, the source of truth) → `worker`
+//! (claims and runs jobs) → `cc` (API client) → `export` (pipeline, checkpoints) → `encode`
+//! (CSV/NDJSON) → `sink` (file or S3 multipart). `sim` is the Constant Contact simulator;
+//! `cli` the commands; `startup` wires them.
 
 pub mod cc;
 pub mod cli;
@@ -13,5 +15,7 @@ pub mod queue;
 pub mod secret;
 pub mod sim;
 pub mod sink;
+pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod worker;

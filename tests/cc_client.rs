@@ -40,7 +40,11 @@ async fn pagination_returns_every_id_once_in_order() {
     };
     let page = env.client.first_page(&q).await.unwrap();
     assert_eq!(page.contacts_count, None);
-    assert_eq!(env.sim.stats().without_user_agent, 0, "every request names its User-Agent");
+    assert_eq!(
+        env.sim.stats().without_user_agent,
+        0,
+        "every request names its User-Agent"
+    );
 }
 
 #[tokio::test]

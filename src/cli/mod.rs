@@ -8,6 +8,7 @@ mod jobs;
 mod migrate;
 mod sim;
 mod tokens;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,8 @@ enum Command {
     Enqueue(Box<enqueue::EnqueueArgs>),
     /// Serve the Constant Contact simulator (v3 contacts + OAuth token endpoint).
     Sim(sim::SimArgs),
+    /// Consume export jobs until SIGTERM/SIGINT, then hand running jobs back and exit 0.
+    Worker(Box<crate::startup::WorkerArgs>),
     /// Apply the database migrations (`migrations/`).
     Migrate(migrate::MigrateArgs),
     /// Store OAuth tokens for an account (encrypted with TOKEN_ENCRYPTION_KEY).
@@ -60,6 +63,7 @@ pub async fn main() -> ExitCode {
         Command::Export(args) => export::run(*args).await,
         Command::Enqueue(args) => enqueue::run(*args).await,
         Command::Sim(args) => sim::run(args).await,
+        Command::Worker(args) => worker::run(*args).await,
         Command::Migrate(args) => migrate::run(args).await,
         Command::Tokens(args) => tokens::run(args).await,
         Command::Jobs(args) => jobs::run(args).await,

@@ -33,6 +33,14 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Waiting cannot fix it: missing tokens, a wrong encryption key, a row that does not parse.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            StoreError::NoTokens { .. } | StoreError::Crypto(_) | StoreError::Corrupt(_)
+        )
+    }
+
     pub fn is_lease_lost(&self) -> bool {
         matches!(self, StoreError::LeaseLost { .. })
     }

@@ -1,0 +1,129 @@
+//! Wires pools and clients once and hands them down (zero-to-production style): everything a
+//! worker's jobs share lives in one `WorkerContext`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::cc::{ApiLimiter, ClientConfig, OAuthClient, OAuthConfig};
+use crate::config::{AmqpSettings, ApiSettings, DbSettings, S3Settings, TokenKeySettings};
+use crate::sink::s3::s3_client;
+use crate::store::{self, crypto::TokenKey};
+
+/// `cc-export worker`'s own flags, plus the shared settings.
+#[derive(clap::Args, Debug, Clone)]
+pub struct WorkerArgs {
+    /// Jobs this process runs at once (= AMQP prefetch).
+    #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub concurrency: u16,
+    /// Names this process on the leases it holds (default: host name, pid and a random suffix).
+    #[arg(long, env = "WORKER_ID")]
+    pub worker_id: Option<String>,
+    /// Seconds a lease lasts without a heartbeat; a dead worker's jobs are taken over after it.
+    #[arg(long, env = "WORKER_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(4..=3600))]
+    pub lease_secs: u64,
+    /// Attempts before a job that keeps failing transiently is marked failed.
+    #[arg(long, env = "WORKER_MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..=100))]
+    pub max_attempts: i32,
+    #[command(flatten)]
+    pub db: DbSettings,
+    #[command(flatten)]
+    pub amqp: AmqpSettings,
+    #[command(flatten)]
+    pub s3: S3Settings,
+    #[command(flatten)]
+    pub api: ApiSettings,
+    #[command(flatten)]
+    pub token_key: TokenKeySettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub worker_id: String,
+    pub concurrency: usize,
+    pub lease: Duration,
+    pub heartbeat: Duration,
+    pub poll: Duration,
+    pub max_attempts: i32,
+}
+
+pub struct WorkerContext {
+    pub pool: sqlx::PgPool,
+    pub s3: aws_sdk_s3::Client,
+    pub bucket: String,
+    pub part_size: u64,
+    pub export_prefix: String,
+    pub amqp: AmqpSettings,
+    pub client_config: ClientConfig,
+    pub oauth: OAuthClient,
+    pub token_key: TokenKey,
+    pub limiter: Arc<ApiLimiter>,
+    pub settings: WorkerSettings,
+}
+
+pub fn user_agent() -> String {
+    format!("cc-export/{}", env!("CARGO_PKG_VERSION"))
+}
+
+pub async fn build_worker(args: WorkerArgs) -> anyhow::Result<WorkerContext> {
+    let (Some(client_id), Some(client_secret)) =
+        (args.api.client_id.clone(), args.api.client_secret.clone())
+    else {
+        anyhow::bail!(
+            "CC_CLIENT_ID and CC_CLIENT_SECRET are required: the worker refreshes OAuth tokens"
+        );
+    };
+    let key = args
+        .token_key
+        .token_encryption_key
+        .as_ref()
+        .context("TOKEN_ENCRYPTION_KEY is required: stored tokens are encrypted")?;
+    let token_key = TokenKey::from_base64(key.expose()).context("TOKEN_ENCRYPTION_KEY")?;
+    let bucket = args.s3.s3_bucket.clone().context("S3_BUCKET is required")?;
+    let concurrency = args.concurrency as usize;
+    let pool = store::connect(args.db.database_url.expose(), concurrency as u32 + 4).await?;
+    let oauth = OAuthClient::new(OAuthConfig {
+        auth_url: args.api.auth_url.clone(),
+        client_id: client_id.clone(),
+        client_secret,
+        user_agent: user_agent(),
+        timeout: Duration::from_secs(30),
+    })?;
+    let mut client_config = ClientConfig::new(args.api.api_base_url.clone());
+    client_config.user_agent = user_agent();
+    let lease = Duration::from_secs(args.lease_secs);
+    Ok(WorkerContext {
+        pool,
+        s3: s3_client(&args.s3).await?,
+        bucket,
+        part_size: args.s3.s3_part_size_mib * 1024 * 1024,
+        export_prefix: args.s3.export_prefix.clone(),
+        amqp: args.amqp.clone(),
+        client_config,
+        oauth,
+        token_key,
+        limiter: ApiLimiter::for_key(&client_id, args.api.rate_limit_rps),
+        settings: WorkerSettings {
+            worker_id: args.worker_id.clone().unwrap_or_else(default_worker_id),
+            concurrency,
+            lease,
+            heartbeat: lease / 4,
+            poll: Duration::from_secs(2),
+            max_attempts: args.max_attempts,
+        },
+    })
+}
+
+fn default_worker_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty());
+    format!(
+        "{}-{}-{:04x}",
+        host.unwrap_or_else(|| "worker".into()),
+        std::process::id(),
+        fastrand::u16(..)
+    )
+}

@@ -1,0 +1,79 @@
+//! The worker's main loop: a slot frees up → claim the next runnable job from Postgres → run it.
+//! The consumer only records jobs; the job table, not the broker, decides what runs next.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::intake::Intake;
+use super::runner::run_job;
+use super::sweeper;
+use crate::queue;
+use crate::startup::WorkerContext;
+use crate::store::jobs;
+
+/// Runs until `shutdown`: then stops taking jobs, hands running ones back with their
+/// checkpoints (leases released) and returns.
+pub async fn run(ctx: Arc<WorkerContext>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let wake = Arc::new(Notify::new());
+    let intake = Arc::new(Intake {
+        ctx: ctx.clone(),
+        wake: wake.clone(),
+    });
+    let concurrency = ctx.settings.concurrency;
+    let consumer = {
+        let (amqp, stop) = (ctx.amqp.clone(), shutdown.clone());
+        tokio::spawn(async move { queue::run(&amqp, concurrency as u16, intake, stop).await })
+    };
+    let sweeper = tokio::spawn(sweeper::run(ctx.clone(), shutdown.clone()));
+    tracing::info!(worker_id = %ctx.settings.worker_id, concurrency, "worker started");
+
+    let slots = Arc::new(Semaphore::new(concurrency));
+    let mut running = JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p.expect("semaphore open"),
+            _ = shutdown.cancelled() => break,
+        };
+        while running.try_join_next().is_some() {}
+        match jobs::claim_next(&ctx.pool, &ctx.settings.worker_id, ctx.settings.lease).await {
+            Ok(Some(job)) => {
+                let (ctx, stop) = (ctx.clone(), shutdown.child_token());
+                running.spawn(async move {
+                    run_job(ctx, job, stop).await;
+                    drop(permit);
+                });
+            }
+            Ok(None) => {
+                drop(permit);
+                // New work arrives through the consumer (wake) or a retry's `run_after` (poll).
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(ctx.settings.poll) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+            Err(e) => {
+                drop(permit);
+                tracing::warn!("claiming a job failed (is Postgres up?): {e:#}");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+        }
+    }
+    tracing::info!(jobs = running.len(), "draining: handing running jobs back");
+    while running.join_next().await.is_some() {}
+    match consumer.await {
+        Ok(Err(e)) => tracing::warn!("consumer ended with an error: {e:#}"),
+        Err(e) => tracing::warn!("consumer task failed: {e}"),
+        Ok(Ok(())) => {}
+    }
+    let _ = sweeper.await;
+    tracing::info!("worker stopped");
+    Ok(())
+}
