@@ -65,3 +65,162 @@ async fn a_seed_message_becomes_an_object_with_every_contact() {
     assert_eq!(row.status, JobStatus::Succeeded);
     assert!(st.worker_alive("w1"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_killed_five_times_still_exports_every_contact_once() {
+    let mut st = Stack::start(50_000, 50).await;
+    st.put_tokens(ACCOUNT, USER).await;
+    let job_id = st.publish_job(ACCOUNT, 250).await;
+    let mut kills = 0;
+    let mut seen_progress = Vec::new();
+    for round in 1..=5 {
+        let name = format!("w{round}");
+        st.spawn_worker(&name);
+        // Kill only once this worker holds the job, at a random instant into its run.
+        st.wait_job(job_id, MINUTE, "claimed by the new worker", |r| {
+            r.lease_owner.as_deref() == Some(name.as_str())
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(fastrand::u64(300..2_500))).await;
+        let row = st.job(job_id).await.unwrap();
+        if row.status == JobStatus::Succeeded {
+            break;
+        }
+        st.kill_worker(&name);
+        kills += 1;
+        seen_progress.push(row.total_processed);
+    }
+    assert_eq!(kills, 5, "the export finished before five kills landed");
+    st.spawn_worker("last");
+    let row = st.wait_succeeded(job_id, 3 * MINUTE).await;
+    let ids = st.object_ids(&row.output_key).await;
+    assert_eq!(
+        ids.len(),
+        50_000,
+        "progress at the kills: {seen_progress:?}"
+    );
+    assert_eq!(
+        ids,
+        st.expected_ids(ACCOUNT),
+        "every contact exactly once, in order"
+    );
+    assert_eq!(row.total_processed, 50_000);
+    assert!(
+        s3_common::uploads(&st.s3, &st.bucket).await.is_empty(),
+        "no multipart upload left behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn duplicate_deliveries_and_two_workers_export_each_job_once() {
+    let mut st = Stack::start(2_000, 100).await;
+    let accounts = ["acct-a", "acct-b", "acct-c"];
+    for a in accounts {
+        st.put_tokens(a, USER).await;
+    }
+    st.spawn_worker("w1");
+    st.spawn_worker("w2");
+    let mut ids = Vec::new();
+    for a in accounts {
+        let id = uuid::Uuid::new_v4();
+        for _ in 0..3 {
+            st.publish_job_with_id(id, a, 500).await;
+        }
+        ids.push((id, a));
+    }
+    for (id, account) in &ids {
+        let row = st.wait_succeeded(*id, MINUTE).await;
+        assert_eq!(
+            st.object_ids(&row.output_key).await,
+            st.expected_ids(account)
+        );
+        assert_eq!(row.attempts, 1, "run once");
+    }
+    // Each job's pages were fetched once: 3 × 2,000 contacts served, not more.
+    assert_eq!(st.sim.stats().contacts_served, 6_000);
+    assert_eq!(
+        st.queue.count(&st.queue.name).await,
+        0,
+        "every delivery acknowledged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_messages_are_dead_lettered_and_the_next_job_completes() {
+    use cc_export::queue::HEADER_ERROR;
+    let mut st = Stack::start(1_000, 100).await;
+    st.put_tokens(ACCOUNT, USER).await;
+    st.spawn_worker("w1");
+    let bad_id = uuid::Uuid::new_v4();
+    st.publish(b"this is not json").await;
+    st.publish(br#"{"type":"mailchimp-export","account_id":"1","user_id":"u"}"#)
+        .await;
+    let bad = serde_json::json!({"type":"constantcontact-export","job_id":bad_id,"account_id":ACCOUNT,"user_id":USER,"batch_size":501});
+    st.publish(bad.to_string().as_bytes()).await;
+    let good = st.publish_job(ACCOUNT, 500).await;
+    st.wait_succeeded(good, MINUTE).await;
+    let mut reasons = Vec::new();
+    for _ in 0..3 {
+        let m = st
+            .queue
+            .get(&st.queue.dlq(), Duration::from_secs(10))
+            .await
+            .expect("a dead-lettered message");
+        let headers = m.delivery.properties.headers().clone().unwrap_or_default();
+        reasons.push(
+            String::from_utf8_lossy(
+                cc_export::queue::header_str(&headers, HEADER_ERROR).unwrap_or_default(),
+            )
+            .into_owned(),
+        );
+    }
+    assert!(reasons[0].contains("JSON"), "{reasons:?}");
+    assert!(reasons[1].contains("type"), "{reasons:?}");
+    assert!(reasons[2].contains("batch_size"), "{reasons:?}");
+    let row = st
+        .job(bad_id)
+        .await
+        .expect("a rejected message with a job_id is recorded");
+    assert_eq!(row.status, JobStatus::Failed);
+    assert!(row.error.unwrap_or_default().contains("batch_size"));
+    assert!(st.worker_alive("w1"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_jobs_of_one_account_in_two_processes_share_rotating_tokens() {
+    let mut st = Stack::start(20_000, 20).await;
+    st.env.push(("WORKER_CONCURRENCY".into(), "1".into()));
+    st.put_tokens(ACCOUNT, USER).await;
+    st.spawn_worker("w1");
+    st.spawn_worker("w2");
+    let a = st.publish_job(ACCOUNT, 500).await;
+    let b = st.publish_job(ACCOUNT, 500).await;
+    for id in [a, b] {
+        st.wait_job(id, MINUTE, "running with progress", |r| {
+            r.status == JobStatus::Running && r.lease_owner.is_some()
+        })
+        .await;
+    }
+    // Both processes now hold the same access token; it expires under them.
+    st.sim.expire_access_tokens();
+    for id in [a, b] {
+        let row = st.wait_succeeded(id, 2 * MINUTE).await;
+        assert_eq!(st.object_ids(&row.output_key).await.len(), 20_000);
+    }
+    let stats = st.sim.stats();
+    assert_eq!(
+        stats.invalid_grants, 0,
+        "no worker spent a refresh token twice"
+    );
+    assert_eq!(stats.refreshes, 1, "one refresh served both processes");
+    assert!(stats.unauthorized >= 2);
+    // The tokens never reached a log line.
+    let logs = st.all_logs();
+    let stored = cc_export::store::tokens::load(&st.db.pool, &st.key, ACCOUNT, USER)
+        .await
+        .unwrap();
+    assert!(
+        !logs.contains(stored.access_token.expose())
+            && !logs.contains(stored.refresh_token.expose())
+    );
+}
