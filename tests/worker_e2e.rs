@@ -224,3 +224,75 @@ async fn two_jobs_of_one_account_in_two_processes_share_rotating_tokens() {
             && !logs.contains(stored.refresh_token.expose())
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_hands_the_job_back_and_another_worker_finishes_it() {
+    let mut st = Stack::start(30_000, 10).await;
+    st.put_tokens(ACCOUNT, USER).await;
+    st.spawn_worker("w1");
+    let job_id = st.publish_job(ACCOUNT, 250).await;
+    st.wait_job(job_id, MINUTE, "running", |r| {
+        r.status == JobStatus::Running
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let status = st.terminate_worker("w1", Duration::from_secs(30));
+    assert!(status.success(), "exit status {status:?}");
+    let row = st.job(job_id).await.unwrap();
+    assert_eq!(row.status, JobStatus::Queued, "handed back");
+    assert_eq!(
+        (row.lease_owner, row.attempts),
+        (None, 0),
+        "lease released, attempt given back"
+    );
+    st.spawn_worker("w2");
+    let row = st.wait_succeeded(job_id, 2 * MINUTE).await;
+    assert_eq!(
+        st.object_ids(&row.output_key).await,
+        st.expected_ids(ACCOUNT)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jobs_cancel_stops_a_running_export_within_a_page_and_aborts_its_upload() {
+    let mut st = Stack::start(60_000, 20).await;
+    // A long lease: only the cancel notification, not a heartbeat, can stop the job quickly.
+    st.env.push(("WORKER_LEASE_SECS".into(), "60".into()));
+    st.put_tokens(ACCOUNT, USER).await;
+    st.spawn_worker("w1");
+    let job_id = st.publish_job(ACCOUNT, 250).await;
+    let row = st
+        .wait_job(job_id, MINUTE, "a part uploaded", |r| {
+            r.upload_id.is_some() && r.total_processed > 0
+        })
+        .await;
+    assert_eq!(s3_common::uploads(&st.s3, &st.bucket).await.len(), 1);
+    let out = std::process::Command::new(BIN)
+        .args(["jobs", "cancel", &job_id.to_string()])
+        .env("DATABASE_URL", st.db.url())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let served_at_cancel = st.sim.stats().pages;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !s3_common::uploads(&st.s3, &st.bucket).await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "upload not aborted within 5 s of the cancel"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        st.sim.stats().pages <= served_at_cancel + 1,
+        "the export went on after the cancel"
+    );
+    let after = st.job(job_id).await.unwrap();
+    assert_eq!(after.status, JobStatus::Cancelled);
+    assert!(!s3_common::exists(&st.s3, &st.bucket, &row.output_key).await);
+    assert!(st.worker_alive("w1"));
+}

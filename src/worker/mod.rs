@@ -5,6 +5,7 @@
 //! with a lease, so exactly one worker runs a job, and any worker picks up a job whose lease
 //! expired (its worker died).
 
+mod cancellations;
 mod intake;
 mod outcome;
 mod runner;

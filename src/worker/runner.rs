@@ -23,7 +23,13 @@ use crate::store::parts::PgPartLedger;
 /// Clean restarts allowed when the API refuses a checkpointed cursor.
 const MAX_RESTARTS: u32 = 3;
 
-pub async fn run_job(ctx: Arc<WorkerContext>, job: JobRow, stop: CancellationToken) {
+/// `stop`: the worker shuts down (hand the job back); `cancelled`: an operator cancelled it.
+pub async fn run_job(
+    ctx: Arc<WorkerContext>,
+    job: JobRow,
+    stop: CancellationToken,
+    cancelled: CancellationToken,
+) {
     let span = tracing::info_span!("job", job_id = %job.id, account_id = %job.account_id);
     async move {
         tracing::info!(
@@ -31,7 +37,7 @@ pub async fn run_job(ctx: Arc<WorkerContext>, job: JobRow, stop: CancellationTok
             from_rows = job.total_processed,
             "job started"
         );
-        let (end, sink) = execute(&ctx, &job, &stop).await;
+        let (end, sink) = execute(&ctx, &job, &stop, &cancelled).await;
         settle(&ctx, &job, end, sink).await;
     }
     .instrument(span)
@@ -42,6 +48,7 @@ async fn execute(
     ctx: &Arc<WorkerContext>,
     job: &JobRow,
     stop: &CancellationToken,
+    cancelled: &CancellationToken,
 ) -> (RunEnd, Option<S3Sink>) {
     let mut sink = None;
     let lost = CancellationToken::new();
@@ -92,6 +99,7 @@ async fn execute(
         r = run => r.unwrap_or_else(|e| classify(e, job.attempts)),
         _ = stop.cancelled() => RunEnd::Drained,
         _ = lost.cancelled() => RunEnd::LeaseLost,
+        _ = cancelled.cancelled() => RunEnd::LeaseLost,
     };
     heartbeat.abort();
     (end, sink)

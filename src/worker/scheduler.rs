@@ -8,6 +8,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::cancellations::{self, Running};
 use super::intake::Intake;
 use super::runner::run_job;
 use super::sweeper;
@@ -29,6 +30,12 @@ pub async fn run(ctx: Arc<WorkerContext>, shutdown: CancellationToken) -> anyhow
         tokio::spawn(async move { queue::run(&amqp, concurrency as u16, intake, stop).await })
     };
     let sweeper = tokio::spawn(sweeper::run(ctx.clone(), shutdown.clone()));
+    let running_jobs = Running::default();
+    let listener = tokio::spawn(cancellations::listen(
+        ctx.clone(),
+        running_jobs.clone(),
+        shutdown.clone(),
+    ));
     tracing::info!(worker_id = %ctx.settings.worker_id, concurrency, "worker started");
 
     let slots = Arc::new(Semaphore::new(concurrency));
@@ -42,9 +49,10 @@ pub async fn run(ctx: Arc<WorkerContext>, shutdown: CancellationToken) -> anyhow
         match jobs::claim_next(&ctx.pool, &ctx.settings.worker_id, ctx.settings.lease).await {
             Ok(Some(job)) => {
                 let (ctx, stop) = (ctx.clone(), shutdown.child_token());
+                let (cancelled, guard) = running_jobs.register(job.id);
                 running.spawn(async move {
-                    run_job(ctx, job, stop).await;
-                    drop(permit);
+                    run_job(ctx, job, stop, cancelled).await;
+                    drop((guard, permit));
                 });
             }
             Ok(None) => {
@@ -74,6 +82,7 @@ pub async fn run(ctx: Arc<WorkerContext>, shutdown: CancellationToken) -> anyhow
         Ok(Ok(())) => {}
     }
     let _ = sweeper.await;
+    let _ = listener.await;
     tracing::info!("worker stopped");
     Ok(())
 }

@@ -17,7 +17,7 @@ use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub use ops::{cancel, clear_upload, orphaned_uploads, rejections, retry};
+pub use ops::{CANCEL_CHANNEL, cancel, clear_upload, orphaned_uploads, rejections, retry};
 pub use row::{JobRow, JobStatus};
 pub use runner::{
     LeaseState, claim, claim_next, defer, fail, heartbeat, release, retry_later, save_columns,

@@ -6,10 +6,16 @@ use uuid::Uuid;
 use super::{JobRow, Rejection, require};
 use crate::store::StoreError;
 
-/// Cancels a `queued` or `running` job at once. A running runner notices at its next write or
-/// heartbeat (both are lease-guarded on `status = 'running'`). `upload_id` is kept so the
-/// sweeper aborts the upload. `NotFound`, or `WrongStatus` for a finished job.
+/// Postgres channel on which `cancel` announces a cancelled job's id; workers LISTEN on it and
+/// stop the job at once.
+pub const CANCEL_CHANNEL: &str = "cc_export_job_cancelled";
+
+/// Cancels a `queued` or `running` job at once and NOTIFYs the workers, so a running export
+/// stops within a page (its next write or heartbeat would notice anyway: both are lease-guarded
+/// on `status = 'running'`). `upload_id` is kept so the upload gets aborted. `NotFound`, or
+/// `WrongStatus` for a finished job.
 pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<JobRow, StoreError> {
+    let mut tx = pool.begin().await?;
     let row = sqlx::query_as::<_, JobRow>(
         "UPDATE export_jobs
          SET status = 'cancelled', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL
@@ -17,8 +23,17 @@ pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<JobRow, StoreError> {
          RETURNING *",
     )
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    if row.is_some() {
+        // Delivered at commit, only if the cancel commits.
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CANCEL_CHANNEL)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
     match row {
         Some(row) => {
             tracing::info!(job_id = %id, account_id = %row.account_id, "job cancelled");
