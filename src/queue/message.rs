@@ -185,6 +185,16 @@ impl Message {
     }
 }
 
+/// [`parse`] for a delivery: its body and its AMQP `message_id` property.
+pub fn parse_delivery(
+    body: &[u8],
+    props: &lapin::BasicProperties,
+    export_prefix: &str,
+) -> Result<JobSpec, Rejection> {
+    let message_id = props.message_id().as_ref().map(|m| m.as_str());
+    parse(body, message_id, export_prefix)
+}
+
 /// The body's top level: an object read with its keys in order (a repeated key is an error,
 /// since JSON parsers disagree on which copy wins), or the kind of anything else.
 enum TopLevel {
