@@ -13,7 +13,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::fields;
+use super::{fields, key};
 use crate::encode::Format;
 use crate::job::{JobSpec, default_output_key};
 
@@ -151,7 +151,7 @@ impl Message {
         }
         let lists = self.optional("lists", fields::lists)?.unwrap_or_default();
         let updated_after = self.optional("updated_after", fields::updated_after)?;
-        let output_key = match self.optional("output_key", |v| fields::output_key(v, prefix))? {
+        let output_key = match self.optional("output_key", |v| key::output_key(v, prefix))? {
             Some(key) => key,
             None => default_output_key(prefix, &account_id, job_id, format, gzip),
         };

@@ -28,6 +28,7 @@ mod consumer;
 mod dispatch;
 mod error;
 mod fields;
+mod key;
 pub mod message;
 mod outgoing;
 mod publisher;
