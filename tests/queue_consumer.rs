@@ -46,13 +46,9 @@ async fn stop(shutdown: CancellationToken, task: JoinHandle<Result<(), QueueErro
 
 /// The worker's contract in small: parse, ack good jobs, dead-letter bad ones with the reason.
 fn parse_or_dead_letter(body: &[u8], props: &BasicProperties, _: usize) -> Decision {
-    let mid = props.message_id().as_ref().map(|m| m.as_str());
-    match queue::parse(body, mid, "exports/") {
+    match queue::parse_delivery(body, props, "exports/") {
         Ok(_) => Decision::Ack,
-        Err(r) => Decision::DeadLetter {
-            reason: r.reason,
-            job_id: r.job_id,
-        },
+        Err(rejection) => rejection.into(),
     }
 }
 

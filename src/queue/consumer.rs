@@ -40,6 +40,16 @@ pub enum Decision {
     Requeue,
 }
 
+impl From<super::Rejection> for Decision {
+    /// A message that is not a job can never succeed: dead-letter it with the reason.
+    fn from(r: super::Rejection) -> Self {
+        Decision::DeadLetter {
+            reason: r.reason,
+            job_id: r.job_id,
+        }
+    }
+}
+
 #[async_trait]
 pub trait DeliveryHandler: Send + Sync {
     /// Decides what becomes of one delivery. A panic here dead-letters the delivery with

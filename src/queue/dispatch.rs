@@ -55,23 +55,35 @@ pub(super) async fn handle(d: Arc<Dispatch>, delivery: Delivery, _permit: OwnedS
         }
     };
     let outcome = match decision {
-        Decision::Ack => acker.ack(BasicAckOptions::default()).await.map(drop),
+        Decision::Ack => settled(acker.ack(BasicAckOptions::default()).await),
         Decision::Requeue => {
             tokio::time::sleep(d.requeue_delay).await;
             let requeue = BasicNackOptions {
                 requeue: true,
                 ..BasicNackOptions::default()
             };
-            acker.nack(requeue).await.map(drop)
+            settled(acker.nack(requeue).await)
         }
         Decision::DeadLetter { reason, job_id } => {
             warn!(queue = d.queue, delivery_tag, ?job_id, %reason, "dead-lettering");
             dead_letter(&d, &data, properties, &acker, &reason, job_id).await
         }
     };
-    if let Err(err) = outcome {
+    if let Err(error) = outcome {
         // The channel is gone: the broker redelivers this message (at least once).
-        warn!(queue = d.queue, delivery_tag, error = %err, "could not settle the delivery; it will be redelivered");
+        warn!(
+            queue = d.queue,
+            delivery_tag, error, "could not settle the delivery; the broker will redeliver it"
+        );
+    }
+}
+
+/// lapin 4 answers `Ok(false)`, not an error, when the delivery's channel has closed.
+fn settled(result: lapin::Result<bool>) -> Result<(), String> {
+    match result {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("its channel is closed".into()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -85,13 +97,13 @@ async fn dead_letter(
     acker: &Acker,
     reason: &str,
     job_id: Option<Uuid>,
-) -> lapin::Result<()> {
+) -> Result<(), String> {
     let props = with_reason(properties, reason, job_id);
     let publish = d
         .publisher
         .publish_with_properties(&d.dead_letter_queue, body, props);
     let failure = match tokio::time::timeout(DEAD_LETTER_TIMEOUT, publish).await {
-        Ok(Ok(())) => return acker.ack(BasicAckOptions::default()).await.map(drop),
+        Ok(Ok(())) => return settled(acker.ack(BasicAckOptions::default()).await),
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!("no confirm within {} s", DEAD_LETTER_TIMEOUT.as_secs()),
     };
@@ -100,10 +112,7 @@ async fn dead_letter(
         error = failure,
         "publishing to the dead-letter queue failed; rejecting instead"
     );
-    acker
-        .reject(BasicRejectOptions { requeue: false })
-        .await
-        .map(drop)
+    settled(acker.reject(BasicRejectOptions { requeue: false }).await)
 }
 
 /// The original properties (message id, content type, producer's headers...) plus ours.

@@ -13,9 +13,6 @@ pub const MAX_BATCH_SIZE: u64 = 500;
 pub const DEFAULT_BATCH_SIZE: u16 = 500;
 pub const MAX_CURSOR_LEN: usize = 4096;
 pub const MAX_LISTS: usize = 25;
-pub const MAX_KEY_LEN: usize = 900;
-/// S3's limit on a whole object key.
-pub const MAX_FULL_KEY_LEN: usize = 1024;
 
 /// Fixed namespace of the UUIDv5 made from a non-UUID AMQP `message_id`, so every redelivery of
 /// the same message maps to the same job.
@@ -50,7 +47,7 @@ pub fn kind(value: &Value) -> &'static str {
     }
 }
 
-fn has_control(s: &str) -> bool {
+pub fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
 
@@ -275,43 +272,4 @@ pub fn updated_after(value: &Value) -> FieldResult<String> {
             show(value)
         )),
     }
-}
-
-/// `output_key`: a key relative to the configured prefix, returned as `prefix + key`. Nothing in
-/// it can climb out of the prefix or be read differently by another tool.
-pub fn output_key(value: &Value, prefix: &str) -> FieldResult<String> {
-    let Value::String(key) = value else {
-        return Err(format!(
-            "output_key must be a string or null, got {}",
-            kind(value)
-        ));
-    };
-    let problem = if key.is_empty() {
-        Some("must not be empty")
-    } else if key.len() > MAX_KEY_LEN {
-        Some("must be at most 900 bytes")
-    } else if has_control(key) {
-        Some("must not contain control characters")
-    } else if key.starts_with('/') {
-        Some("must be relative (no leading '/')")
-    } else if key.contains('\\') {
-        Some("must not contain '\\'")
-    } else if key.split('/').any(|seg| seg == ".." || seg == ".") {
-        Some("must not contain '.' or '..' segments")
-    } else if key.ends_with('/') {
-        Some("must name an object, not end with '/'")
-    } else {
-        None
-    };
-    if let Some(problem) = problem {
-        return Err(format!("output_key {problem}, got {}", show(value)));
-    }
-    let full = format!("{prefix}{key}");
-    if full.len() > MAX_FULL_KEY_LEN {
-        return Err(format!(
-            "output_key with the prefix is {} bytes, more than S3's {MAX_FULL_KEY_LEN}",
-            full.len()
-        ));
-    }
-    Ok(full)
 }

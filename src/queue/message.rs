@@ -13,7 +13,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::fields;
+use super::{fields, key};
 use crate::encode::Format;
 use crate::job::{JobSpec, default_output_key};
 
@@ -151,7 +151,7 @@ impl Message {
         }
         let lists = self.optional("lists", fields::lists)?.unwrap_or_default();
         let updated_after = self.optional("updated_after", fields::updated_after)?;
-        let output_key = match self.optional("output_key", |v| fields::output_key(v, prefix))? {
+        let output_key = match self.optional("output_key", |v| key::output_key(v, prefix))? {
             Some(key) => key,
             None => default_output_key(prefix, &account_id, job_id, format, gzip),
         };
@@ -183,6 +183,16 @@ impl Message {
     ) -> Result<Option<T>, String> {
         self.get(name).map(check).transpose()
     }
+}
+
+/// [`parse`] for a delivery: its body and its AMQP `message_id` property.
+pub fn parse_delivery(
+    body: &[u8],
+    props: &lapin::BasicProperties,
+    export_prefix: &str,
+) -> Result<JobSpec, Rejection> {
+    let message_id = props.message_id().as_ref().map(|m| m.as_str());
+    parse(body, message_id, export_prefix)
 }
 
 /// The body's top level: an object read with its keys in order (a repeated key is an error,

@@ -213,9 +213,8 @@ impl DeliveryHandler for Scripted {
     }
 }
 
-/// Closes, from the broker's side, every connection whose client-provided name contains
-/// `name`; returns how many it closed.
-pub fn close_connections_named(name: &str) -> usize {
+/// Broker-side pids of the connections whose client-provided name contains `name`.
+pub fn connection_pids(name: &str) -> Vec<String> {
     let out = Command::new("rabbitmqctl")
         .args([
             "list_connections",
@@ -230,17 +229,21 @@ pub fn close_connections_named(name: &str) -> usize {
         out.status.success(),
         "rabbitmqctl list_connections: {out:?}"
     );
-    let listing = String::from_utf8_lossy(&out.stdout);
-    let mut closed = 0;
-    for line in listing.lines().filter(|l| l.contains(name)) {
-        let pid = line.split_whitespace().next().unwrap();
-        let status = Command::new("rabbitmqctl")
-            .args(["close_connection", pid, "test: broker-side close"])
-            .output()
-            .unwrap()
-            .status;
-        assert!(status.success(), "rabbitmqctl close_connection {pid}");
-        closed += 1;
-    }
-    closed
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(name))
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .collect()
+}
+
+/// Closes a connection from the broker's side (`CONNECTION_FORCED`, as in a broker restart).
+pub fn close_connection(pid: &str) {
+    let out = Command::new("rabbitmqctl")
+        .args(["close_connection", pid, "test: broker-side close"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "rabbitmqctl close_connection {pid}: {out:?}"
+    );
 }
