@@ -8,8 +8,10 @@ echo "== services"
 # shellcheck source=scripts/services.sh
 . scripts/services.sh
 trap stop_moto EXIT
+# The database the README's commands use is migrated too (tests migrate a fresh schema each).
+cargo run -q --locked -- migrate
 
-echo "== cargo test (unit, simulator, client, encoders, kill-and-resume)"
+echo "== cargo test (unit; simulator; client; encoders; one-shot kill-and-resume; store; queue; S3; worker end to end)"
 cargo test --all-targets --locked -- --color never
 
 echo "== the README's first command on 100,000 simulated contacts, read back by Python's csv module"

@@ -95,6 +95,9 @@ pub struct S3Settings {
     pub s3_endpoint_url: Option<Url>,
     #[arg(long, env = "S3_FORCE_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
     pub s3_force_path_style: bool,
+    /// Allow a plain http:// endpoint that is not on this machine (default: TLS, or loopback).
+    #[arg(long, env = "S3_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set)]
+    pub s3_allow_http: bool,
     /// Multipart part size in MiB (at least 5, S3's minimum for all parts but the last).
     #[arg(long, env = "S3_PART_SIZE_MIB", default_value_t = 8, value_parser = clap::value_parser!(u64).range(5..=5120))]
     pub s3_part_size_mib: u64,

@@ -13,7 +13,7 @@ use amqp::{Scripted, TestQueue, close_connection, connection_pids, wait_until, w
 use cc_export::queue::{self, ConsumerOptions};
 use tokio_util::sync::CancellationToken;
 
-const MESSAGES: usize = 80;
+const MESSAGES: usize = 200;
 const SECS_20: Duration = Duration::from_secs(20);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,7 +31,8 @@ async fn a_connection_closed_by_the_broker_is_reopened_and_nothing_is_lost() {
         reconnect_max_delay: Duration::from_secs(1),
         ..ConsumerOptions::new(2)
     };
-    // 80 messages × 250 ms / 2 at once: 10 s of work, longer than two rounds of rabbitmqctl.
+    // 200 messages × 250 ms / 2 at once: 25 s of work, far longer than two rounds of
+    // rabbitmqctl (each call takes a second or more on a loaded machine).
     let handler = Scripted::acking(Duration::from_millis(250));
     for i in 0..MESSAGES {
         q.publish(format!("m{i:03}").as_bytes(), Default::default())

@@ -296,3 +296,27 @@ async fn jobs_cancel_stops_a_running_export_within_a_page_and_aborts_its_upload(
     assert!(!s3_common::exists(&st.s3, &st.bucket, &row.output_key).await);
     assert!(st.worker_alive("w1"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_refresh_token_fails_the_job_at_once_with_a_clear_reason() {
+    let mut st = Stack::start(1_000, 100).await;
+    st.put_tokens(ACCOUNT, USER).await;
+    st.sim.revoke_refresh_tokens(ACCOUNT);
+    st.sim.expire_access_tokens();
+    st.spawn_worker("w1");
+    let job_id = st.publish_job(ACCOUNT, 500).await;
+    let row = st
+        .wait_job(job_id, MINUTE, "failed", |r| r.status == JobStatus::Failed)
+        .await;
+    let error = row.error.unwrap_or_default();
+    assert!(error.contains("re-authentication required"), "{error}");
+    assert_eq!(row.attempts, 1, "a permanent failure is not retried");
+    assert_eq!(st.sim.stats().invalid_grants, 1);
+    // A job without stored tokens fails the same way, and the worker keeps going.
+    let orphan = st.publish_job("acct-without-tokens", 500).await;
+    let row = st
+        .wait_job(orphan, MINUTE, "failed", |r| r.status == JobStatus::Failed)
+        .await;
+    assert!(row.error.unwrap_or_default().contains("tokens put"));
+    assert!(st.worker_alive("w1"));
+}

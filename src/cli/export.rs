@@ -22,7 +22,7 @@ use crate::secret::Secret;
 use crate::sim::{SimConfig, Simulator};
 use crate::sink::FileSink;
 use crate::sink::file::partial_path;
-use crate::sink::s3::{self, ClientOptions, S3Location, S3Sink, S3SinkOptions, StateFileLedger};
+use crate::sink::s3::{self, S3Location, S3Sink, S3SinkOptions, StateFileLedger};
 use target::{Sink, Target, content_type};
 
 mod target;
@@ -88,9 +88,6 @@ pub struct ExportArgs {
     /// single-use, so the new pair must be saved before it is used.
     #[arg(long, env = "EXPORT_TOKEN_FILE")]
     token_file: Option<PathBuf>,
-    /// Allow a plain http:// S3 endpoint that is not on this machine (default: TLS, or loopback).
-    #[arg(long, env = "S3_ALLOW_HTTP")]
-    s3_allow_http: bool,
     #[command(flatten)]
     api: ApiSettings,
     #[command(flatten)]
@@ -106,11 +103,7 @@ fn parse_rfc3339(s: &str) -> Result<String, String> {
 pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let target = if args.out.starts_with("s3://") {
         let loc = S3Location::parse(&args.out)?;
-        let options = ClientOptions {
-            allow_http: args.s3_allow_http,
-            ..ClientOptions::default()
-        };
-        let client = s3::s3_client_with(&args.s3, &options).await?;
+        let client = s3::s3_client(&args.s3).await?;
         Target::S3 { loc, client }
     } else {
         Target::File(PathBuf::from(&args.out))

@@ -27,6 +27,7 @@ pub fn settings() -> S3Settings {
         s3_bucket: None,
         s3_endpoint_url: Some(endpoint.parse().expect("S3_ENDPOINT_URL is a URL")),
         s3_force_path_style: true,
+        s3_allow_http: false,
         s3_part_size_mib: 5,
         export_prefix: String::new(),
     }

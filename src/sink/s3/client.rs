@@ -48,7 +48,7 @@ pub enum S3ClientError {
     BadEndpoint(Url),
 }
 
-/// `s3_client_with(settings, &ClientOptions::default())`.
+/// `s3_client_with` with the default options (and `S3_ALLOW_HTTP` from the settings).
 pub async fn s3_client(settings: &S3Settings) -> Result<aws_sdk_s3::Client, S3ClientError> {
     s3_client_with(settings, &ClientOptions::default()).await
 }
@@ -58,7 +58,7 @@ pub async fn s3_client_with(
     options: &ClientOptions,
 ) -> Result<aws_sdk_s3::Client, S3ClientError> {
     if let Some(url) = &settings.s3_endpoint_url {
-        check_endpoint(url, options.allow_http)?;
+        check_endpoint(url, options.allow_http || settings.s3_allow_http)?;
     }
     let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let mut builder = aws_sdk_s3::config::Builder::from(&shared)
