@@ -34,6 +34,47 @@ pub struct ApiSettings {
     /// Requests per UTC day for the API key.
     #[arg(long, env = "CC_DAILY_QUOTA", default_value_t = 10_000)]
     pub daily_quota: u64,
+    /// Seconds one API or token request may take before it is abandoned and retried.
+    #[arg(long, env = "CC_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub request_timeout_secs: u64,
+    /// Allow plain http:// API and token URLs that are not on this machine (default: TLS, or loopback).
+    #[arg(long, env = "CC_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_http: bool,
+}
+
+impl ApiSettings {
+    pub fn request_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// Tokens travel to both URLs: refuse cleartext to another machine unless explicitly allowed.
+    pub fn check_tls(&self) -> anyhow::Result<()> {
+        for (name, url) in [
+            ("CC_API_BASE_URL", &self.api_base_url),
+            ("CC_AUTH_URL", &self.auth_url),
+        ] {
+            match url.scheme() {
+                "https" => {}
+                "http" if self.allow_http || is_loopback(url) => {}
+                "http" => anyhow::bail!(
+                    "{name} {url} is plain http to another machine: use https, or set CC_ALLOW_HTTP=true"
+                ),
+                other => anyhow::bail!("{name} {url}: scheme {other} is not http(s)"),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `localhost` or a loopback address: traffic that never leaves the machine.
+pub fn is_loopback(url: &Url) -> bool {
+    use std::net::IpAddr;
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
 }
 
 impl std::str::FromStr for Secret {
@@ -112,4 +153,52 @@ pub struct TokenKeySettings {
     /// Base64 of 32 bytes; tokens are stored AES-256-GCM encrypted with it.
     #[arg(long, env = "TOKEN_ENCRYPTION_KEY", hide_env_values = true)]
     pub token_encryption_key: Option<Secret>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(base: &str, auth: &str, allow_http: bool) -> ApiSettings {
+        ApiSettings {
+            api_base_url: base.parse().unwrap(),
+            auth_url: auth.parse().unwrap(),
+            client_id: None,
+            client_secret: None,
+            rate_limit_rps: 10,
+            daily_quota: 10,
+            request_timeout_secs: 30,
+            allow_http,
+        }
+    }
+
+    #[test]
+    fn api_urls_need_tls_unless_loopback_or_allowed() {
+        let tls = "https://authz.constantcontact.com/token";
+        assert!(
+            api("https://api.cc.email/v3", tls, false)
+                .check_tls()
+                .is_ok()
+        );
+        assert!(
+            api("http://127.0.0.1:8080/v3", "http://localhost/t", false)
+                .check_tls()
+                .is_ok()
+        );
+        assert!(api("http://[::1]:8080/v3", tls, false).check_tls().is_ok());
+        let err = api("http://api.cc.email/v3", tls, false)
+            .check_tls()
+            .unwrap_err();
+        assert!(err.to_string().contains("CC_ALLOW_HTTP"), "{err}");
+        let err = api("https://api.cc.email/v3", "http://10.0.0.5/t", false)
+            .check_tls()
+            .unwrap_err();
+        assert!(err.to_string().contains("CC_AUTH_URL"), "{err}");
+        assert!(
+            api("http://api.internal/v3", "http://10.0.0.5/t", true)
+                .check_tls()
+                .is_ok()
+        );
+        assert!(api("ftp://api.cc.email/v3", tls, true).check_tls().is_err());
+    }
 }

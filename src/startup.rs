@@ -74,6 +74,7 @@ pub async fn build_worker(args: WorkerArgs) -> anyhow::Result<WorkerContext> {
             "CC_CLIENT_ID and CC_CLIENT_SECRET are required: the worker refreshes OAuth tokens"
         );
     };
+    args.api.check_tls()?;
     let key = args
         .token_key
         .token_encryption_key
@@ -88,10 +89,11 @@ pub async fn build_worker(args: WorkerArgs) -> anyhow::Result<WorkerContext> {
         client_id: client_id.clone(),
         client_secret,
         user_agent: user_agent(),
-        timeout: Duration::from_secs(30),
+        timeout: args.api.request_timeout(),
     })?;
     let mut client_config = ClientConfig::new(args.api.api_base_url.clone());
     client_config.user_agent = user_agent();
+    client_config.request_timeout = args.api.request_timeout();
     let lease = Duration::from_secs(args.lease_secs);
     Ok(WorkerContext {
         pool,

@@ -297,6 +297,7 @@ fn load_tokens(args: &ExportArgs, out: &Path) -> anyhow::Result<TokenOrigin> {
 }
 
 fn build_client(api: &ApiSettings, tokens: TokenOrigin) -> anyhow::Result<ContactsClient> {
+    api.check_tls()?;
     let user_agent = format!("cc-export/{}", env!("CARGO_PKG_VERSION"));
     let oauth = match (&api.client_id, &api.client_secret) {
         (Some(id), Some(secret)) => Some(OAuthClient::new(OAuthConfig {
@@ -304,7 +305,7 @@ fn build_client(api: &ApiSettings, tokens: TokenOrigin) -> anyhow::Result<Contac
             client_id: id.clone(),
             client_secret: secret.clone(),
             user_agent: user_agent.clone(),
-            timeout: Duration::from_secs(30),
+            timeout: api.request_timeout(),
         })?),
         _ => None,
     };
@@ -321,6 +322,7 @@ fn build_client(api: &ApiSettings, tokens: TokenOrigin) -> anyhow::Result<Contac
     );
     let mut cfg = ClientConfig::new(api.api_base_url.clone());
     cfg.user_agent = user_agent;
+    cfg.request_timeout = api.request_timeout();
     Ok(ContactsClient::new(cfg, source, limiter)?)
 }
 

@@ -129,6 +129,12 @@ impl TokenStore {
         Ok(self.issue(&account))
     }
 
+    /// Every access and refresh token ever issued (for tests that grep logs for them).
+    pub fn issued(&self) -> Vec<String> {
+        let inner = self.inner.lock().expect("token lock");
+        inner.access.keys().chain(inner.refresh.keys()).cloned().collect()
+    }
+
     pub fn expire_access_tokens(&self) {
         let mut inner = self.inner.lock().expect("token lock");
         inner.access.values_mut().for_each(|a| a.expired = true);

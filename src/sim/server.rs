@@ -74,6 +74,11 @@ impl Simulator {
         self.state.tokens.issue(account_id)
     }
 
+    /// Every token string issued or refreshed so far.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.state.tokens.issued()
+    }
+
     /// Every access token issued so far now gets a 401.
     pub fn expire_access_tokens(&self) {
         self.state.tokens.expire_access_tokens();

@@ -41,12 +41,18 @@ pub struct Stack {
 impl Stack {
     /// `rps`: the API key's limit, configured in the workers and enforced by the simulator.
     pub async fn start(contacts: u64, rps: u32) -> Self {
-        let cfg = SimConfig {
+        Self::start_with(SimConfig {
             contacts,
             rate_limit_rps: Some(rps),
             deleted_per_mille: 0,
             ..SimConfig::default()
-        };
+        }, rps)
+        .await
+    }
+
+    /// A simulator configured by the test (faults, latency, cursor TTL…); the workers are told
+    /// `rps` as the key's limit, which may differ from the simulator's.
+    pub async fn start_with(cfg: SimConfig, rps: u32) -> Self {
         let sim = Simulator::start(cfg, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
