@@ -132,7 +132,12 @@ impl TokenStore {
     /// Every access and refresh token ever issued (for tests that grep logs for them).
     pub fn issued(&self) -> Vec<String> {
         let inner = self.inner.lock().expect("token lock");
-        inner.access.keys().chain(inner.refresh.keys()).cloned().collect()
+        inner
+            .access
+            .keys()
+            .chain(inner.refresh.keys())
+            .cloned()
+            .collect()
     }
 
     pub fn expire_access_tokens(&self) {

@@ -41,12 +41,15 @@ pub struct Stack {
 impl Stack {
     /// `rps`: the API key's limit, configured in the workers and enforced by the simulator.
     pub async fn start(contacts: u64, rps: u32) -> Self {
-        Self::start_with(SimConfig {
-            contacts,
-            rate_limit_rps: Some(rps),
-            deleted_per_mille: 0,
-            ..SimConfig::default()
-        }, rps)
+        Self::start_with(
+            SimConfig {
+                contacts,
+                rate_limit_rps: Some(rps),
+                deleted_per_mille: 0,
+                ..SimConfig::default()
+            },
+            rps,
+        )
         .await
     }
 
@@ -285,4 +288,26 @@ pub fn tail(s: &str, n: usize) -> &str {
         .find(|&i| s.is_char_boundary(i))
         .unwrap_or(s.len());
     &s[start..]
+}
+
+impl Stack {
+    /// Every object key in the bucket (for checking nothing landed outside the prefix).
+    pub async fn all_keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            keys.extend(
+                page.unwrap()
+                    .contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+        }
+        keys
+    }
 }

@@ -5,6 +5,7 @@
 //! whose lease was taken over, or whose job was cancelled, changes nothing and gets
 //! [`StoreError::LeaseLost`].
 
+mod jsonb;
 mod ops;
 mod row;
 mod runner;
@@ -103,7 +104,7 @@ pub async fn record_rejected(
     sqlx::query("INSERT INTO export_job_rejections (job_id, reason, raw) VALUES ($1, $2, $3)")
         .bind(job_id)
         .bind(reason)
-        .bind(Json(&raw))
+        .bind(Json(&jsonb::storable(raw)))
         .execute(&mut *tx)
         .await?;
     let inserted = sqlx::query_as::<_, JobRow>(
