@@ -11,6 +11,9 @@ trap stop_moto EXIT
 # The database the README's commands use is migrated too (tests migrate a fresh schema each).
 cargo run -q --locked -- migrate
 
+echo "== licences and known-bad crates (offline)"
+scripts/deny.sh
+
 echo "== cargo test (unit; simulator; client; encoders; one-shot kill-and-resume; store; queue; S3; worker end to end)"
 cargo test --all-targets --locked -- --color never
 
