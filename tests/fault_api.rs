@@ -16,7 +16,7 @@ mod s3_common;
 #[path = "common/stack.rs"]
 mod stack;
 
-use api_faults::{MINUTE, assert_no_tokens_logged, audit, sim, start_job};
+use api_faults::{MINUTE, assert_no_tokens_logged, audit, sim, start_job, wait_pages};
 use cc_export::sim::{Fault, SimConfig};
 use report::Row;
 use stack::Stack;
@@ -32,11 +32,9 @@ async fn storms_of_429_slow_the_export_but_lose_nothing() {
     };
     st.sim.inject(throttled.clone(), 5);
     let id = start_job(&mut st, 100).await;
-    st.wait_job(id, MINUTE, "progress", |r| r.total_processed > 0)
-        .await;
+    wait_pages(&st, 5).await;
     st.sim.inject(throttled.clone(), 5);
-    st.wait_job(id, MINUTE, "more progress", |r| r.total_processed > 1_000)
-        .await;
+    wait_pages(&st, 15).await;
     st.sim.inject(throttled, 5);
     let audit = audit(&st, id, 2 * MINUTE).await;
     let stats = st.sim.stats();
@@ -87,8 +85,7 @@ async fn responses_slower_than_the_client_timeout_are_abandoned_and_retried() {
     st.env.push(("CC_REQUEST_TIMEOUT_SECS".into(), "1".into()));
     st.sim.inject(Fault::Delay { ms: 2_500 }, 2);
     let id = start_job(&mut st, 250).await;
-    st.wait_job(id, MINUTE, "progress", |r| r.total_processed > 0)
-        .await;
+    wait_pages(&st, 4).await;
     st.sim.inject(Fault::Delay { ms: 2_500 }, 2);
     let audit = audit(&st, id, 2 * MINUTE).await;
     let logs = st.all_logs();
@@ -111,22 +108,19 @@ async fn responses_slower_than_the_client_timeout_are_abandoned_and_retried() {
 async fn truncated_bodies_and_resets_are_retried_without_loss() {
     let cfg = SimConfig {
         malformed_rate: 0.05,
-        ..sim(10_000, 100)
+        ..sim(10_000, 20)
     };
-    let mut st = Stack::start_with(cfg, 100).await;
+    // 20 rps: about 5 s of export, so the second burst lands mid-export.
+    let mut st = Stack::start_with(cfg, 20).await;
     st.sim.inject(Fault::Reset, 3);
     st.sim.inject(Fault::Malformed, 2);
     let id = start_job(&mut st, 100).await;
-    st.wait_job(id, MINUTE, "progress", |r| r.total_processed > 2_000)
-        .await;
+    wait_pages(&st, 20).await;
     st.sim.inject(Fault::Reset, 2);
     let audit = audit(&st, id, 2 * MINUTE).await;
     let stats = st.sim.stats();
     // 7 scripted (5 resets, 2 truncations) plus the random truncations.
-    assert!(
-        stats.faults_injected >= 7 && stats.resets + stats.malformed >= 7,
-        "{stats:?}"
-    );
+    assert!(stats.resets >= 5 && stats.malformed >= 2, "{stats:?}");
     assert_no_tokens_logged(&st);
     report::record(&Row {
         fault: "Truncated JSON bodies (5 %) and connections reset mid-body".into(),

@@ -17,7 +17,7 @@ mod stack;
 
 use std::time::Duration;
 
-use api_faults::{MINUTE, assert_no_tokens_logged, audit, sim, start_job};
+use api_faults::{MINUTE, assert_no_tokens_logged, audit, sim, start_job, wait_pages};
 use cc_export::sim::SimConfig;
 use cc_export::store::jobs::JobStatus;
 use report::{Audit, Row};
@@ -113,8 +113,7 @@ async fn access_tokens_expiring_mid_export_are_refreshed_and_never_logged() {
     };
     let mut st = Stack::start_with(cfg, 20).await;
     let id = start_job(&mut st, 250).await;
-    st.wait_job(id, MINUTE, "progress", |r| r.total_processed > 0)
-        .await;
+    wait_pages(&st, 10).await;
     st.sim.expire_access_tokens();
     let audit = audit(&st, id, 2 * MINUTE).await;
     let stats = st.sim.stats();

@@ -54,3 +54,16 @@ pub fn assert_no_tokens_logged(st: &Stack) -> u64 {
     }
     tokens.len() as u64
 }
+
+/// Waits until the simulator has served `pages` complete pages: progress that is visible before
+/// the job row's checkpoint moves (checkpoints follow uploaded parts).
+pub async fn wait_pages(st: &Stack, pages: u64) {
+    let deadline = std::time::Instant::now() + MINUTE;
+    while st.sim.stats().pages < pages {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{pages} pages not served within a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
