@@ -148,6 +148,13 @@ async fn a_corpus_of_bad_messages_is_dead_lettered_and_good_jobs_complete_once()
         "every delivery settled"
     );
 
+    let logs = st.all_logs();
+    let tokens = st.sim.issued_tokens();
+    assert!(
+        tokens.iter().all(|t| !logs.contains(t.as_str())),
+        "a token reached the logs"
+    );
+
     report::record(&Row {
         fault: "Hostile messages (corpus + duplicate of a running job)".into(),
         injected: corpus.len() as u64 + 1,
