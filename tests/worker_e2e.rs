@@ -196,12 +196,14 @@ async fn two_jobs_of_one_account_in_two_processes_share_rotating_tokens() {
     let a = st.publish_job(ACCOUNT, 500).await;
     let b = st.publish_job(ACCOUNT, 500).await;
     for id in [a, b] {
-        st.wait_job(id, MINUTE, "running with progress", |r| {
-            r.status == JobStatus::Running && r.lease_owner.is_some()
+        // Columns are saved after the job's first API request: its token is cached by then.
+        st.wait_job(id, MINUTE, "running with a request made", |r| {
+            r.status == JobStatus::Running && r.lease_owner.is_some() && r.columns.is_some()
         })
         .await;
     }
     // Both processes now hold the same access token; it expires under them.
+    let pages_at_expiry = st.sim.stats().pages;
     st.sim.expire_access_tokens();
     for id in [a, b] {
         let row = st.wait_succeeded(id, 2 * MINUTE).await;
@@ -213,7 +215,10 @@ async fn two_jobs_of_one_account_in_two_processes_share_rotating_tokens() {
         "no worker spent a refresh token twice"
     );
     assert_eq!(stats.refreshes, 1, "one refresh served both processes");
-    assert!(stats.unauthorized >= 2);
+    assert!(
+        stats.unauthorized >= 2,
+        "{pages_at_expiry} pages at expiry; {stats:?}"
+    );
     // The tokens never reached a log line.
     let logs = st.all_logs();
     let stored = cc_export::store::tokens::load(&st.db.pool, &st.key, ACCOUNT, USER)
