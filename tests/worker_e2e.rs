@@ -174,9 +174,13 @@ async fn malformed_messages_are_dead_lettered_and_the_next_job_completes() {
             .into_owned(),
         );
     }
-    assert!(reasons[0].contains("JSON"), "{reasons:?}");
-    assert!(reasons[1].contains("type"), "{reasons:?}");
-    assert!(reasons[2].contains("batch_size"), "{reasons:?}");
+    // Two handlers run at once: the dead letters may arrive in any order.
+    for want in ["JSON", "type", "batch_size"] {
+        assert!(
+            reasons.iter().any(|r| r.contains(want)),
+            "{want}: {reasons:?}"
+        );
+    }
     let row = st
         .job(bad_id)
         .await
