@@ -30,8 +30,9 @@ pub trait SharedGate: Send + Sync {
 /// a slot and the request reaching the server (database answer, timer wake-up, scheduling of
 /// several processes on shared cores) varies by up to this much without `rps + 1` requests ever
 /// landing in one second. The local limiter's 1 % (10 ms) is enough inside one process; across
-/// processes and a database round trip, 5 % is (throughput stays at 95 % of the limit).
-pub const SHARED_JITTER_BUDGET: Duration = Duration::from_millis(50);
+/// processes and a database round trip it is not, and the load test saw 50 ms fall short on two
+/// busy cores: 10 % (throughput 91 % of the limit) is the price of never being throttled.
+pub const SHARED_JITTER_BUDGET: Duration = Duration::from_millis(100);
 
 /// The spacing of shared slots at `rps` (0 is taken as 1): `rps` slots span `1 s + budget`.
 pub fn shared_interval(rps: u32) -> Duration {
@@ -46,8 +47,8 @@ mod tests {
     fn rps_slots_span_more_than_a_second() {
         for rps in [1, 10, 20, 50, 1000] {
             let span = shared_interval(rps) * rps;
-            assert!(span >= Duration::from_millis(1049), "{rps}: {span:?}");
-            assert!(span <= Duration::from_millis(1050), "{rps}: {span:?}");
+            assert!(span >= Duration::from_millis(1099), "{rps}: {span:?}");
+            assert!(span <= Duration::from_millis(1100), "{rps}: {span:?}");
         }
         assert_eq!(shared_interval(0), shared_interval(1));
     }
