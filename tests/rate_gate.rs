@@ -194,3 +194,60 @@ async fn an_unreachable_gate_fails_the_request_and_never_sends_it_unpaced() {
     assert!(!err.is_permanent(), "the job retries later");
     assert_eq!(env.sim.stats().requests, 0, "nothing was sent");
 }
+
+/// The one-shot `export` with `DATABASE_URL` set takes its slots and quota from the same rows.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_one_shot_export_joins_the_shared_quota_when_database_url_is_set() {
+    use cc_export::sim::{SimConfig, Simulator};
+    let db = fresh_db().await;
+    let sim = Simulator::start(
+        SimConfig {
+            contacts: 1_000,
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let t = sim.issue_tokens("acct-1");
+        std::process::Command::new(env!("CARGO_BIN_EXE_cc-export"))
+            .args([
+                "export",
+                "--account",
+                "acct-1",
+                "--batch-size",
+                "100",
+                "--out",
+            ])
+            .arg(dir.path().join("c.csv"))
+            .args(extra)
+            .env("DATABASE_URL", db.url())
+            .env("CC_API_BASE_URL", sim.base_url())
+            .env("CC_AUTH_URL", sim.auth_url())
+            .env("CC_CLIENT_ID", "sim-client")
+            .env("CC_CLIENT_SECRET", "sim-secret")
+            .env("CC_ACCESS_TOKEN", t.access_token)
+            .env("CC_REFRESH_TOKEN", t.refresh_token)
+            .env("CC_RATE_LIMIT_RPS", "100")
+            .env("CC_DAILY_QUOTA", "3")
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("daily API quota"), "{stderr}");
+    assert_eq!(sim.stats().requests, 3, "the fourth request was never sent");
+    let gate = PgRateGate::new(db.pool.clone(), "sim-client", 100, 3);
+    assert_eq!(gate.today().await.unwrap().unwrap().requests, 3);
+    // Opting out paces with the process's limiter only: the export completes.
+    let out = run(&["--no-shared-limit"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(gate.today().await.unwrap().unwrap().requests, 3);
+}
