@@ -107,10 +107,6 @@ impl ContactsClient {
         self
     }
 
-    pub fn is_shared(&self) -> bool {
-        self.pacer.is_shared()
-    }
-
     pub fn config(&self) -> &ClientConfig {
         &self.cfg
     }

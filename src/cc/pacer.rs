@@ -29,10 +29,6 @@ impl Pacer {
         }
     }
 
-    pub fn is_shared(&self) -> bool {
-        self.shared.is_some()
-    }
-
     /// Waits for this request's turn; an unreachable gate fails the attempt (retried like a
     /// transport error) rather than letting an unpaced request through.
     pub async fn wait(&self) -> Result<(), CcError> {
@@ -49,10 +45,10 @@ impl Pacer {
     /// The API said the day's quota is spent: tell the other processes (best effort; they will
     /// hear the same 429 otherwise).
     pub async fn quota_spent(&self) {
-        if let Some(gate) = &self.shared {
-            if let Err(e) = gate.mark_exhausted().await {
-                tracing::warn!(error = %e, "could not record the spent daily quota");
-            }
+        if let Some(gate) = &self.shared
+            && let Err(e) = gate.mark_exhausted().await
+        {
+            tracing::warn!(error = %e, "could not record the spent daily quota");
         }
     }
 }
