@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::cc::{ApiLimiter, ClientConfig, OAuthClient, OAuthConfig};
+use crate::cc::{ApiLimiter, ClientConfig, OAuthClient, OAuthConfig, SharedGate};
 use crate::config::{AmqpSettings, ApiSettings, DbSettings, S3Settings, TokenKeySettings};
 use crate::sink::s3::s3_client;
-use crate::store::{self, crypto::TokenKey};
+use crate::store::{self, PgRateGate, crypto::TokenKey};
 
 /// `cc-export worker`'s own flags, plus the shared settings.
 #[derive(clap::Args, Debug, Clone)]
@@ -58,7 +58,10 @@ pub struct WorkerContext {
     pub client_config: ClientConfig,
     pub oauth: OAuthClient,
     pub token_key: TokenKey,
+    /// This process's pacing of the API key…
     pub limiter: Arc<ApiLimiter>,
+    /// …and the key's slots and daily quota shared with every other process (Postgres).
+    pub rate_gate: Arc<dyn SharedGate>,
     pub settings: WorkerSettings,
 }
 
@@ -95,6 +98,12 @@ pub async fn build_worker(args: WorkerArgs) -> anyhow::Result<WorkerContext> {
     client_config.user_agent = user_agent();
     client_config.request_timeout = args.api.request_timeout();
     let lease = Duration::from_secs(args.lease_secs);
+    let rate_gate = Arc::new(PgRateGate::new(
+        pool.clone(),
+        &client_id,
+        args.api.rate_limit_rps,
+        args.api.daily_quota,
+    ));
     Ok(WorkerContext {
         pool,
         s3: s3_client(&args.s3).await?,
@@ -106,6 +115,7 @@ pub async fn build_worker(args: WorkerArgs) -> anyhow::Result<WorkerContext> {
         oauth,
         token_key,
         limiter: ApiLimiter::for_key(&client_id, args.api.rate_limit_rps),
+        rate_gate,
         settings: WorkerSettings {
             worker_id: args.worker_id.clone().unwrap_or_else(default_worker_id),
             concurrency,

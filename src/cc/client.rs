@@ -1,5 +1,5 @@
 //! `ContactsClient`: paged reads of `/contacts` and `/contact_custom_fields`. Every HTTP
-//! attempt waits on the limiter; transient failures are retried (`retry.rs`); a 401 refreshes
+//! attempt waits on the limiter (and the shared gate, when there is one); transient failures are retried (`retry.rs`); a 401 refreshes
 //! the access token once.
 
 use std::collections::HashSet;
@@ -16,8 +16,10 @@ use url::Url;
 pub use super::query::{ContactsQuery, Include};
 
 use super::error::{CcError, chain};
+use super::gate::SharedGate;
 use super::limiter::ApiLimiter;
 use super::model::{ApiErrorItem, CustomFieldDef, CustomFieldsPage, RawContactsPage};
+use super::pacer::Pacer;
 use super::query::{contacts_url, cursor_of, cursor_url, endpoint, resolve_href};
 use super::retry::{RetryPolicy, parse_retry_after, with_retries};
 use super::token::TokenSource;
@@ -67,7 +69,7 @@ pub struct ContactsClient {
     cfg: ClientConfig,
     http: reqwest::Client,
     tokens: Arc<dyn TokenSource>,
-    limiter: Arc<ApiLimiter>,
+    pacer: Pacer,
 }
 
 impl ContactsClient {
@@ -95,8 +97,14 @@ impl ContactsClient {
             cfg,
             http,
             tokens,
-            limiter,
+            pacer: Pacer::local(limiter),
         })
+    }
+
+    /// Also waits on `gate`, shared with the other processes using the same API key.
+    pub fn with_gate(mut self, gate: Arc<dyn SharedGate>) -> Self {
+        self.pacer = self.pacer.with_shared(gate);
+        self
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -186,7 +194,7 @@ impl ContactsClient {
     ) -> Result<T, CcError> {
         let mut token = self.tokens.access_token().await?;
         loop {
-            self.limiter.until_ready().await;
+            self.pacer.wait().await?;
             let resp = self
                 .http
                 .get(url.clone())
@@ -208,7 +216,11 @@ impl ContactsClient {
                 let retry_after = retry_after(resp.headers());
                 // The error body is only a detail: an unreadable one must not hide the status.
                 let body = resp.bytes().await.unwrap_or_default();
-                return Err(classify(status, retry_after, &body, cursor_request));
+                let err = classify(status, retry_after, &body, cursor_request);
+                if matches!(err, CcError::QuotaExceeded) {
+                    self.pacer.quota_spent().await;
+                }
+                return Err(err);
             }
             let body = resp.bytes().await.map_err(CcError::transport)?;
             return serde_json::from_slice(&body).map_err(|e| CcError::Malformed {

@@ -22,9 +22,9 @@ pub enum CcError {
     Unauthorized,
     #[error("re-authentication required: {description}")]
     ReauthRequired { description: String },
-    /// The daily request quota of the API key is spent: not retried, the caller waits for
-    /// 00:00 UTC.
-    #[error("daily API quota exceeded (HTTP 429 quota_exceeded)")]
+    /// The daily request quota of the API key is spent (`CC_DAILY_QUOTA` reached, or the API's
+    /// 429 `quota_exceeded`): not retried, the caller waits for 00:00 UTC.
+    #[error("daily API quota of the API key exceeded")]
     QuotaExceeded,
     #[error("gave up after {attempts} attempts: {last}")]
     RetriesExhausted { attempts: u32, last: Box<CcError> },
@@ -37,6 +37,9 @@ pub enum CcError {
     },
     #[error("transport error: {0}")]
     Transport(String),
+    /// The shared (cross-process) rate limit could not be consulted; the request was not sent.
+    #[error("{0}")]
+    RateGate(String),
     #[error("malformed response: {detail}")]
     Malformed { detail: String },
     #[error("token error: {0}")]
@@ -64,7 +67,10 @@ impl CcError {
     /// Worth another attempt inside the retry loop (as opposed to the caller's job-level retry).
     pub(crate) fn is_retryable(&self) -> bool {
         match self {
-            CcError::Throttled { .. } | CcError::Transport(_) | CcError::Malformed { .. } => true,
+            CcError::Throttled { .. }
+            | CcError::Transport(_)
+            | CcError::RateGate(_)
+            | CcError::Malformed { .. } => true,
             CcError::Server { status, .. } => matches!(status, 500 | 502 | 503 | 504),
             _ => false,
         }

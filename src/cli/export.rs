@@ -25,6 +25,7 @@ use crate::sink::file::partial_path;
 use crate::sink::s3::{self, S3Location, S3Sink, S3SinkOptions, StateFileLedger};
 use target::{Sink, Target, content_type};
 
+mod shared;
 mod target;
 
 const TOKEN_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
@@ -88,6 +89,13 @@ pub struct ExportArgs {
     /// single-use, so the new pair must be saved before it is used.
     #[arg(long, env = "EXPORT_TOKEN_FILE")]
     token_file: Option<PathBuf>,
+    /// Postgres of the workers: when set, this export takes the API key's request slots and
+    /// daily quota there, shared with them (not with --simulate, whose API is private).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<Secret>,
+    /// Pace with this process's limiter only, even when DATABASE_URL is set.
+    #[arg(long, env = "EXPORT_NO_SHARED_LIMIT")]
+    no_shared_limit: bool,
     #[command(flatten)]
     api: ApiSettings,
     #[command(flatten)]
@@ -150,7 +158,9 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     } else {
         (None, load_tokens(&args, &base)?)
     };
-    let client = Arc::new(build_client(&api, tokens)?);
+    let client = build_client(&api, tokens)?;
+    let opt_out = args.no_shared_limit || args.simulate.is_some();
+    let client = Arc::new(shared::join(client, args.database_url.as_ref(), opt_out, &api).await?);
 
     let Some(state) = prepare_state(&state_file, &target, &spec, args.restart, &client).await?
     else {

@@ -1,10 +1,11 @@
-//! Postgres: the job table (lifecycle and leases), the part ledger of S3 multipart uploads and the
-//! encrypted OAuth tokens. Runtime-checked queries with bound parameters only.
+//! Postgres: the job table (lifecycle and leases), the part ledger of S3 multipart uploads, the
+//! encrypted OAuth tokens and the API key's shared rate limit and daily quota. Runtime-checked queries with bound parameters only.
 
 pub mod crypto;
 pub mod error;
 pub mod jobs;
 pub mod parts;
+pub mod rate_gate;
 pub mod token_source;
 pub mod tokens;
 
@@ -17,6 +18,7 @@ pub use crypto::{CryptoError, TokenKey};
 pub use error::StoreError;
 pub use jobs::{JobRow, JobStatus, LeaseState, RecordOutcome};
 pub use parts::PgPartLedger;
+pub use rate_gate::{DayUsage, PgRateGate};
 pub use token_source::DbTokenSource;
 
 /// Connects a pool to `database_url` (`DATABASE_URL`). The URL never appears in errors: it may

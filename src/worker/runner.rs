@@ -123,7 +123,8 @@ async fn prepare(
         ctx.client_config.clone(),
         Arc::new(tokens),
         ctx.limiter.clone(),
-    )?;
+    )?
+    .with_gate(ctx.rate_gate.clone());
     let columns = match (&job.columns, spec.format) {
         (Some(columns), _) => columns.clone(),
         (None, Format::Ndjson) => Vec::new(),
