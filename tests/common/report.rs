@@ -31,7 +31,12 @@ impl Audit {
             }
         }
         let lost = want.iter().filter(|id| !seen.contains(*id)).count() as u64;
-        Self { checked: expected.len() as u64, lost, duplicates, unexpected }
+        Self {
+            checked: expected.len() as u64,
+            lost,
+            duplicates,
+            unexpected,
+        }
     }
 
     pub fn merge(self, other: Audit) -> Audit {
@@ -44,7 +49,11 @@ impl Audit {
     }
 
     pub fn assert_exact(&self, what: &str) {
-        assert_eq!((self.lost, self.duplicates, self.unexpected), (0, 0, 0), "{what}: {self:?}");
+        assert_eq!(
+            (self.lost, self.duplicates, self.unexpected),
+            (0, 0, 0),
+            "{what}: {self:?}"
+        );
     }
 }
 
@@ -63,9 +72,15 @@ pub struct Row {
 }
 
 pub fn record(row: &Row) {
-    let Ok(path) = std::env::var("RELIABILITY_REPORT") else { return };
+    let Ok(path) = std::env::var("RELIABILITY_REPORT") else {
+        return;
+    };
     let line = serde_json::to_string(row).expect("row serializes");
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).expect("open RELIABILITY_REPORT");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .expect("open RELIABILITY_REPORT");
     writeln!(f, "{line}").expect("write RELIABILITY_REPORT");
 }
 
@@ -77,6 +92,14 @@ mod tests {
     fn audit_counts_lost_duplicated_and_unexpected() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         let a = Audit::of(&s(&["a", "b", "b", "z"]), &s(&["a", "b", "c"]));
-        assert_eq!(a, Audit { checked: 3, lost: 1, duplicates: 1, unexpected: 1 });
+        assert_eq!(
+            a,
+            Audit {
+                checked: 3,
+                lost: 1,
+                duplicates: 1,
+                unexpected: 1
+            }
+        );
     }
 }
