@@ -77,7 +77,7 @@ pub async fn sigkill_case(long: bool) {
 }
 
 pub async fn sigterm_case() {
-    let mut st = Stack::start(30_000, 10).await;
+    let mut st = Stack::start(40_000, 40).await;
     let mut jobs = Vec::new();
     for i in 1..=4 {
         let account = format!("acct-t{i}");
@@ -86,11 +86,26 @@ pub async fn sigterm_case() {
     }
     st.spawn_worker("w1");
     st.spawn_worker("w2");
-    for (id, _) in &jobs {
-        st.wait_job(*id, MINUTE, "running", |r| r.status == JobStatus::Running)
-            .await;
+    // All four running (two per worker), at least two with a checkpoint to hand back.
+    let deadline = Instant::now() + MINUTE;
+    loop {
+        let (mut running, mut checkpointed) = (0, 0);
+        for (id, _) in &jobs {
+            let Some(row) = st.job(*id).await else {
+                continue; // not recorded yet
+            };
+            running += usize::from(row.status == JobStatus::Running);
+            checkpointed += usize::from(row.total_processed > 0);
+        }
+        if running == 4 && checkpointed >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{running} running, {checkpointed} checkpointed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
     let signalled = Instant::now();
     st.signal_worker("w1", "TERM");
     st.signal_worker("w2", "TERM");
