@@ -95,7 +95,11 @@ impl DatabaseDown {
             .args(["--skip-systemctl-redirect", &pg_version(), "main", "start"])
             .output()
             .expect("pg_ctlcluster runs");
-        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(
             out.status.success() || said.contains("already running"),
             "starting Postgres again failed: {said}"
