@@ -554,3 +554,29 @@ async fn a_spec_that_no_longer_parses_still_lists() {
         Err(StoreError::WrongStatus { .. })
     ));
 }
+
+#[tokio::test]
+async fn a_worker_does_not_reclaim_its_own_running_job_whose_lease_lapsed() {
+    // Postgres away longer than the lease: the run goes on, its heartbeat could not extend it.
+    let pool = fresh_pool().await;
+    let id = queued(&pool, "acct").await;
+    jobs::claim_next(&pool, "w", LEASE).await.unwrap().unwrap();
+    expire_lease(&pool, id).await;
+    let again = jobs::claim_next_except(&pool, "w", LEASE, &[id])
+        .await
+        .unwrap();
+    assert!(
+        again.is_none(),
+        "a second run of the job in the same process"
+    );
+    // The lapsed run still holds the job; another worker may take it over.
+    assert_eq!(
+        jobs::heartbeat(&pool, id, "w", LEASE).await.unwrap(),
+        LeaseState::Held
+    );
+    expire_lease(&pool, id).await;
+    let other = jobs::claim_next_except(&pool, "other", LEASE, &[])
+        .await
+        .unwrap();
+    assert_eq!(other.map(|r| (r.id, r.attempts)), Some((id, 2)));
+}

@@ -33,6 +33,16 @@ impl Running {
         )
     }
 
+    /// The jobs running now.
+    pub fn ids(&self) -> Vec<Uuid> {
+        self.0
+            .lock()
+            .expect("running lock")
+            .keys()
+            .copied()
+            .collect()
+    }
+
     fn cancel(&self, id: Uuid) -> bool {
         match self.0.lock().expect("running lock").get(&id) {
             Some(token) => {

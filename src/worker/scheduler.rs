@@ -46,7 +46,10 @@ pub async fn run(ctx: Arc<WorkerContext>, shutdown: CancellationToken) -> anyhow
             _ = shutdown.cancelled() => break,
         };
         while running.try_join_next().is_some() {}
-        match jobs::claim_next(&ctx.pool, &ctx.settings.worker_id, ctx.settings.lease).await {
+        // Never a job this process still runs (its lease may have expired during a DB outage).
+        let mine = running_jobs.ids();
+        let (me, lease) = (&ctx.settings.worker_id, ctx.settings.lease);
+        match jobs::claim_next_except(&ctx.pool, me, lease, &mine).await {
             Ok(Some(job)) => {
                 let (ctx, stop) = (ctx.clone(), shutdown.child_token());
                 let (cancelled, guard) = running_jobs.register(job.id);

@@ -179,6 +179,18 @@ impl Stack {
         }
     }
 
+    /// Sends `signal` (e.g. "TERM") without waiting: several workers can be signalled at once.
+    pub fn signal_worker(&self, name: &str, signal: &str) {
+        let (_, child) = self
+            .workers
+            .iter()
+            .find(|(n, _)| n == name)
+            .expect("known worker");
+        let _ = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status();
+    }
+
     /// Still running (not crashed)?
     pub fn worker_alive(&mut self, name: &str) -> bool {
         let (_, child) = self

@@ -21,8 +21,8 @@ use uuid::Uuid;
 pub use ops::{CANCEL_CHANNEL, cancel, clear_upload, orphaned_uploads, rejections, retry};
 pub use row::{JobRow, JobStatus};
 pub use runner::{
-    LeaseState, claim, claim_next, defer, fail, heartbeat, release, retry_later, save_columns,
-    set_total_expected, succeed,
+    LeaseState, claim, claim_next, claim_next_except, defer, fail, heartbeat, release, retry_later,
+    save_columns, set_total_expected, succeed,
 };
 
 use super::StoreError;

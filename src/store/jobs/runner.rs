@@ -31,6 +31,18 @@ pub async fn claim_next(
     worker_id: &str,
     lease: Duration,
 ) -> Result<Option<JobRow>, StoreError> {
+    claim_next_except(pool, worker_id, lease, &[]).await
+}
+
+/// [`claim_next`], never taking one of `running`: the jobs this process still runs. Their
+/// leases may have expired while Postgres was away, and every write is guarded by the worker
+/// id only, so a second run of the same job in the same process would pass the guard too.
+pub async fn claim_next_except(
+    pool: &PgPool,
+    worker_id: &str,
+    lease: Duration,
+    running: &[Uuid],
+) -> Result<Option<JobRow>, StoreError> {
     // A job whose workers keep dying (e.g. it runs them out of memory) must not be taken over
     // forever: an expired lease with no attempt left fails the job instead.
     let exhausted = sqlx::query(
@@ -38,8 +50,10 @@ pub async fn claim_next(
          SET status = 'failed', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,
              error = 'lease expired with no attempt left (' || attempts || ' of ' || max_attempts
                      || '); last error: ' || coalesce(error, 'none')
-         WHERE status = 'running' AND lease_expires_at < now() AND attempts >= max_attempts",
+         WHERE status = 'running' AND lease_expires_at < now() AND attempts >= max_attempts
+           AND id <> ALL($1)",
     )
+    .bind(running)
     .execute(pool)
     .await?;
     if exhausted.rows_affected() > 0 {
@@ -51,8 +65,9 @@ pub async fn claim_next(
     let row = sqlx::query_as::<_, JobRow>(
         "WITH next AS (
              SELECT id FROM export_jobs
-             WHERE (status = 'queued' AND run_after <= now())
-                OR (status = 'running' AND lease_expires_at < now() AND attempts < max_attempts)
+             WHERE ((status = 'queued' AND run_after <= now())
+                OR (status = 'running' AND lease_expires_at < now() AND attempts < max_attempts))
+               AND id <> ALL($3)
              ORDER BY created_at, id
              LIMIT 1
              FOR UPDATE SKIP LOCKED
@@ -66,6 +81,7 @@ pub async fn claim_next(
     )
     .bind(worker_id)
     .bind(secs(lease))
+    .bind(running)
     .fetch_optional(pool)
     .await?;
     if let Some(r) = &row {
