@@ -297,7 +297,11 @@ async fn jobs_cancel_stops_a_running_export_within_a_page_and_aborts_its_upload(
     }
     let served_at_abort = st.sim.stats().pages;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(st.sim.stats().pages, served_at_abort, "the export went on after it stopped");
+    assert_eq!(
+        st.sim.stats().pages,
+        served_at_abort,
+        "the export went on after it stopped"
+    );
     // Between the cancel and the stop: the pages already in the pipeline (2 prefetched, 1 in
     // flight) and what the limiter lets through while the notification travels.
     assert!(
