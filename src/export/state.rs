@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use super::spec::ExportSpec;
 use crate::encode::Column;
+use crate::sink::file::with_suffix;
 use crate::sink::{PartRecord, Position};
 
 const VERSION: u32 = 1;
@@ -125,12 +126,7 @@ impl StateFile {
 
     /// `<out>.state.json`, the default.
     pub fn beside(out: &Path) -> Self {
-        let mut name = out
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_default();
-        name.push(".state.json");
-        Self::new(out.with_file_name(name))
+        Self::new(with_suffix(out, ".state.json"))
     }
 
     pub fn path(&self) -> &Path {
@@ -176,13 +172,7 @@ impl StateFile {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(io)?;
         }
-        let mut tmp_name = self
-            .path
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_default();
-        tmp_name.push(".tmp");
-        let tmp = self.path.with_file_name(tmp_name);
+        let tmp = with_suffix(&self.path, ".tmp");
         let body = serde_json::to_vec_pretty(state).expect("state serializes");
         let mut f = fs::File::create(&tmp).map_err(io)?;
         f.write_all(&body).map_err(io)?;

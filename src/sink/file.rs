@@ -94,12 +94,18 @@ impl FileSink {
 }
 
 pub fn partial_path(out: &Path) -> PathBuf {
-    let mut name = out
+    with_suffix(out, ".partial")
+}
+
+/// `path` with `suffix` appended to its file name (`c.csv` → `c.csv.partial`): the files the
+/// one-shot keeps beside its output.
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path
         .file_name()
         .map(|n| n.to_os_string())
         .unwrap_or_default();
-    name.push(".partial");
-    out.with_file_name(name)
+    name.push(suffix);
+    path.with_file_name(name)
 }
 
 #[async_trait]

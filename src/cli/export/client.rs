@@ -26,14 +26,10 @@ pub(super) enum TokenOrigin {
 
 /// Tokens for a real account: the token file when an earlier run rotated them, else flags/env.
 pub(super) fn load_tokens(args: &ExportArgs, out: &Path) -> anyhow::Result<TokenOrigin> {
-    let path = args.token_file.clone().unwrap_or_else(|| {
-        let mut name = out
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_default();
-        name.push(".tokens.json");
-        out.with_file_name(name)
-    });
+    let path = args
+        .token_file
+        .clone()
+        .unwrap_or_else(|| crate::sink::file::with_suffix(out, ".tokens.json"));
     if let Ok(text) = std::fs::read(&path) {
         let pair: TokenPair = serde_json::from_slice(&text)
             .with_context(|| format!("reading tokens from {}", path.display()))?;
