@@ -40,6 +40,10 @@ pub struct ApiSettings {
     /// Allow plain http:// API and token URLs that are not on this machine (default: TLS, or loopback).
     #[arg(long, env = "CC_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set)]
     pub allow_http: bool,
+    /// Cursor chains per export: `auto` splits the account into `created_at` windows fetched at
+    /// once when the API's latency keeps one chain under the rate limit; `off`; or a number.
+    #[arg(long, env = "EXPORT_PARTITIONS", default_value = "auto")]
+    pub partitions: crate::export::Partitions,
 }
 
 impl ApiSettings {
@@ -169,6 +173,7 @@ mod tests {
             daily_quota: 10,
             request_timeout_secs: 30,
             allow_http,
+            partitions: Default::default(),
         }
     }
 

@@ -46,6 +46,7 @@ pub struct WorkerSettings {
     pub heartbeat: Duration,
     pub poll: Duration,
     pub max_attempts: i32,
+    pub partitions: crate::export::Partitions,
 }
 
 pub struct WorkerContext {
@@ -86,7 +87,7 @@ pub async fn build_worker(args: WorkerArgs) -> anyhow::Result<WorkerContext> {
     let token_key = TokenKey::from_base64(key.expose()).context("TOKEN_ENCRYPTION_KEY")?;
     let bucket = args.s3.s3_bucket.clone().context("S3_BUCKET is required")?;
     let concurrency = args.concurrency as usize;
-    let pool = store::connect(args.db.database_url.expose(), concurrency as u32 + 4).await?;
+    let pool = store::connect(args.db.database_url.expose(), db_connections(concurrency)).await?;
     let oauth = OAuthClient::new(OAuthConfig {
         auth_url: args.api.auth_url.clone(),
         client_id: client_id.clone(),
@@ -123,8 +124,21 @@ pub async fn build_worker(args: WorkerArgs) -> anyhow::Result<WorkerContext> {
             heartbeat: lease / 4,
             poll: Duration::from_secs(2),
             max_attempts: args.max_attempts,
+            partitions: args.api.partitions,
         },
     })
+}
+
+/// Most connections a worker opens. Its jobs touch the database briefly, a few times a minute
+/// each (heartbeat, a checkpoint per part, the key's block once a second for all of them): 100
+/// jobs starting at once opened ~80, which only adds Postgres backends (its default
+/// `max_connections` is 100, shared by every worker) and queue for a few milliseconds at 32.
+const MAX_DB_CONNECTIONS: u32 = 32;
+
+fn db_connections(concurrency: usize) -> u32 {
+    (concurrency as u32)
+        .saturating_add(4)
+        .min(MAX_DB_CONNECTIONS)
 }
 
 fn default_worker_id() -> String {

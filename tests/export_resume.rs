@@ -24,6 +24,9 @@ fn export_cmd(out: &Path, extra: &[&str]) -> Command {
     .args(extra)
     // Fast, but still limited: the simulator enforces the same rate the client keeps to.
     .env("CC_RATE_LIMIT_RPS", "300")
+    // One chain unless a test asks for windows: gzip members follow page boundaries, which
+    // depend on the plan, and `auto` decides on the debug simulator's timing.
+    .env("EXPORT_PARTITIONS", "off")
     .env("RUST_LOG", "warn")
     .stdin(Stdio::null());
     cmd
@@ -42,6 +45,16 @@ fn run_to_end(out: &Path, extra: &[&str]) -> Output {
 fn sha256(path: &Path) -> String {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     format!("{:x}", Sha256::digest(&bytes))
+}
+
+/// Of the text inside a gzip file (one member per page: members differ where pages do).
+fn sha256_gunzipped(path: &Path) -> String {
+    use std::io::Read;
+    let mut text = Vec::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_end(&mut text)
+        .unwrap();
+    format!("{:x}", Sha256::digest(&text))
 }
 
 fn checkpointed_rows(state: &Path) -> u64 {
@@ -84,9 +97,20 @@ fn state_path(out: &Path) -> PathBuf {
 }
 
 fn killed_and_resumed_matches_uninterrupted(name: &str, extra: &[&str], kill_points: &[u64]) {
+    killed_and_resumed_matches(name, extra, extra, kill_points, sha256);
+}
+
+/// The reference runs uninterrupted with `reference_extra`; the export under test with `extra`.
+fn killed_and_resumed_matches(
+    name: &str,
+    reference_extra: &[&str],
+    extra: &[&str],
+    kill_points: &[u64],
+    digest: fn(&Path) -> String,
+) {
     let dir = tempfile::tempdir().unwrap();
     let reference = dir.path().join(format!("reference-{name}"));
-    run_to_end(&reference, extra);
+    run_to_end(&reference, reference_extra);
 
     let out = dir.path().join(name);
     let mut kills = 0;
@@ -103,8 +127,8 @@ fn killed_and_resumed_matches_uninterrupted(name: &str, extra: &[&str], kill_poi
         "unexpected summary: {stdout}"
     );
     assert_eq!(
-        sha256(&out),
-        sha256(&reference),
+        digest(&out),
+        digest(&reference),
         "resumed file differs from the uninterrupted one"
     );
     assert!(!out.with_file_name(format!("{name}.partial")).exists());
@@ -121,6 +145,96 @@ fn ndjson_gzip_killed_at_three_points_equals_uninterrupted() {
         "contacts.ndjson.gz",
         &["--format", "ndjson", "--gzip"],
         &[200, 5_000, 11_000],
+    );
+}
+
+/// Partitioned: four windows at once, killed mid-window; the simulator lists contacts oldest
+/// first, so window-by-window output is byte-identical to one cursor chain.
+#[test]
+fn partitioned_csv_killed_at_four_points_equals_one_chain() {
+    killed_and_resumed_matches(
+        "windows.csv",
+        &["--partitions", "off"],
+        &["--partitions", "4"],
+        &[150, 2_500, 6_100, 11_000],
+        sha256,
+    );
+}
+
+#[test]
+fn partitioned_ndjson_gzip_killed_at_two_points_equals_one_chain() {
+    killed_and_resumed_matches(
+        "windows.ndjson.gz",
+        &["--format", "ndjson", "--gzip", "--partitions", "off"],
+        &["--format", "ndjson", "--gzip", "--partitions", "3"],
+        &[3_000, 9_000],
+        sha256_gunzipped,
+    );
+}
+
+#[test]
+fn a_partitioned_checkpoint_names_its_window_and_keeps_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("plan.csv");
+    assert!(
+        kill_at(&out, &["--partitions", "4"], 6_000),
+        "finished before the kill"
+    );
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state_path(&out)).unwrap()).unwrap();
+    let windows = state["windows"].as_array().expect("the plan's boundaries");
+    assert!(windows.len() >= 3, "{state}");
+    let window = state["window"].as_u64().unwrap_or(0);
+    assert!((window as usize) <= windows.len(), "{state}");
+}
+
+/// `auto` partitions only when the API's latency keeps one chain under the limit, and never a
+/// filtered export; whatever it decides, the file is the same. 5 requests/s: one chain keeps
+/// up unless an answer takes over 200 ms.
+#[test]
+fn auto_partitions_when_latency_calls_for_it_and_not_for_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let o = Command::new(BIN)
+            .args([
+                "export",
+                "--simulate",
+                "5000",
+                "--batch-size",
+                "500",
+                "--out",
+            ])
+            .arg(&out)
+            .args(extra)
+            .env("CC_RATE_LIMIT_RPS", "5")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let planned = String::from_utf8_lossy(&o.stderr).contains("partitioned the export");
+        (sha256(&out), planned)
+    };
+    let (reference, _) = run("ref.csv", &["--partitions", "off"]);
+    let slow = run(
+        "slow.csv",
+        &["--partitions", "auto", "--sim-latency-ms", "400"],
+    );
+    assert_eq!(slow, (reference.clone(), true), "400 ms at 5 requests/s");
+    let fast = run("fast.csv", &["--partitions", "auto"]);
+    assert_eq!(fast, (reference, false), "partitioned on loopback");
+    let filtered = [
+        "--sim-latency-ms",
+        "400",
+        "--updated-after",
+        "2015-01-01T00:00:00Z",
+        "--partitions",
+        "4",
+    ];
+    assert!(
+        !run("since.csv", &filtered).1,
+        "a date filter was partitioned"
     );
 }
 

@@ -45,9 +45,10 @@ fn plan() -> Plan {
             limit: 100,
             ..ContactsQuery::default()
         },
-        encoder: build_encoder(Format::Ndjson, &[], false),
+        encoders: std::sync::Arc::new(|| build_encoder(Format::Ndjson, &[], false)),
         gzip: false,
         max_restarts: 0,
+        partitions: cc_export::export::Partitions::Off,
     }
 }
 

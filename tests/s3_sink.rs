@@ -31,6 +31,7 @@ fn page(i: u64, len: usize) -> (Vec<u8>, Position) {
         next_cursor: Some(format!("cursor-{}", i + 1)),
         rows: (i + 1) * 10,
         pages: i + 1,
+        ..Position::default()
     };
     (body, at)
 }

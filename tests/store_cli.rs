@@ -79,6 +79,7 @@ async fn seed(db: &TestDb) -> (Uuid, Uuid, Uuid) {
         next_cursor: Some("c250".into()),
         rows: 250,
         pages: 1,
+        ..Position::default()
     };
     ledger.record_part(&part, &after, 9000).await.unwrap();
     jobs::claim(&db.pool, failed.job_id, "w2", LEASE)

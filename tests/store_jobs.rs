@@ -66,6 +66,7 @@ fn pos(cursor: Option<&str>, rows: u64, pages: u64) -> Position {
         next_cursor: cursor.map(str::to_owned),
         rows,
         pages,
+        ..Position::default()
     }
 }
 

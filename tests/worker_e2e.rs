@@ -111,6 +111,46 @@ async fn a_worker_killed_five_times_still_exports_every_contact_once() {
     );
 }
 
+/// A partitioned job (four windows at once) whose workers die mid-window: the checkpoint names
+/// the window, the next worker walks the same plan, and the object is the one-chain object.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partitioned_export_survives_killed_workers_and_matches_one_chain() {
+    let mut st = Stack::start(40_000, 50).await;
+    st.env.push(("EXPORT_PARTITIONS".into(), "4".into()));
+    st.put_tokens(ACCOUNT, USER).await;
+    let job_id = st.publish_job(ACCOUNT, 250).await;
+    let mut windows_seen = Vec::new();
+    for round in 1..=3 {
+        let name = format!("w{round}");
+        st.spawn_worker(&name);
+        st.wait_job(job_id, MINUTE, "claimed by the new worker", |r| {
+            r.lease_owner.as_deref() == Some(name.as_str()) && r.pages > 0
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(fastrand::u64(300..1_500))).await;
+        let row = st.job(job_id).await.unwrap();
+        if row.status == JobStatus::Succeeded {
+            break;
+        }
+        st.kill_worker(&name);
+        windows_seen.push((row.window_index, row.windows.len(), row.total_processed));
+    }
+    assert!(
+        windows_seen.iter().any(|&(_, plan, _)| plan >= 3),
+        "the job was not partitioned: {windows_seen:?}"
+    );
+    st.spawn_worker("last");
+    let row = st.wait_succeeded(job_id, 3 * MINUTE).await;
+    let ids = st.object_ids(&row.output_key).await;
+    assert_eq!(
+        ids,
+        st.expected_ids(ACCOUNT),
+        "every contact exactly once, in window order (kills at {windows_seen:?})"
+    );
+    assert_eq!(row.total_processed, 40_000);
+    assert!(s3_common::uploads(&st.s3, &st.bucket).await.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn duplicate_deliveries_and_two_workers_export_each_job_once() {
     let mut st = Stack::start(2_000, 100).await;

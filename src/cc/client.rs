@@ -17,6 +17,7 @@ pub use super::query::{ContactsQuery, Include};
 
 use super::error::{CcError, chain};
 use super::gate::SharedGate;
+use super::latency::LatencyGauge;
 use super::limiter::ApiLimiter;
 use super::model::{ApiErrorItem, CustomFieldDef, CustomFieldsPage, RawContactsPage};
 use super::pacer::Pacer;
@@ -70,6 +71,9 @@ pub struct ContactsClient {
     http: reqwest::Client,
     tokens: Arc<dyn TokenSource>,
     pacer: Pacer,
+    /// The key's limit this client is paced to (requests/s).
+    rps: u32,
+    latency: LatencyGauge,
 }
 
 impl ContactsClient {
@@ -97,6 +101,8 @@ impl ContactsClient {
             cfg,
             http,
             tokens,
+            rps: limiter.rps(),
+            latency: LatencyGauge::default(),
             pacer: Pacer::local(limiter),
         })
     }
@@ -109,6 +115,16 @@ impl ContactsClient {
 
     pub fn config(&self) -> &ClientConfig {
         &self.cfg
+    }
+
+    /// The rate limit (requests/s) this client is paced to.
+    pub fn rate_limit(&self) -> u32 {
+        self.rps
+    }
+
+    /// The API's recent answer time, limiter waits excluded; `None` before any answer.
+    pub fn latency(&self) -> Option<Duration> {
+        self.latency.average()
     }
 
     /// The first page of `q`.
@@ -195,6 +211,7 @@ impl ContactsClient {
         let mut token = self.tokens.access_token().await?;
         loop {
             self.pacer.wait().await?;
+            let sent = std::time::Instant::now();
             let resp = self
                 .http
                 .get(url.clone())
@@ -223,6 +240,7 @@ impl ContactsClient {
                 return Err(err);
             }
             let body = resp.bytes().await.map_err(CcError::transport)?;
+            self.latency.record(sent.elapsed());
             return serde_json::from_slice(&body).map_err(|e| CcError::Malformed {
                 detail: format!("{what} body ({} bytes): {e}", body.len()),
             });

@@ -1,7 +1,8 @@
-//! `SharedGate`: the cluster-wide half of the rate limit. `ApiLimiter` paces one process; a
-//! gate (implemented over Postgres in `store::rate_gate`) hands every request of every process
-//! that uses the same API key its own slot, and counts the key's daily quota. `cc/` only knows
-//! this trait, so the client keeps working without a database (the one-shot `export`).
+//! `SharedGate`: the cluster-wide half of the rate limit. `ApiLimiter` paces a process alone; a
+//! gate (implemented over Postgres in `store::rate_gate`) shares the API key's time between every
+//! process that uses it, a block of slots at a time, paces this process's requests inside its
+//! blocks, and counts the key's daily quota. `cc/` only knows this trait, so the client keeps
+//! working without a database (the one-shot `export`).
 
 use std::time::Duration;
 
@@ -18,38 +19,20 @@ pub enum GateError {
 
 #[async_trait::async_trait]
 pub trait SharedGate: Send + Sync {
-    /// Returns when this caller's slot has come: the request may be sent now. Counts the
-    /// request against the day's quota.
+    /// Returns when this caller's slot has come: the request may be sent now. Callers of one
+    /// gate are served in the order they asked, their slots at least
+    /// [`slot_interval`](super::limiter::slot_interval) apart; the request counts against the
+    /// day's quota.
     async fn acquire(&self) -> Result<(), GateError>;
 
     /// The API answered 429 `quota_exceeded`: every process of the key stops until 00:00 UTC.
     async fn mark_exhausted(&self) -> Result<(), GateError>;
 }
 
-/// Jitter that slots spaced by the shared gate absorb per second: the time between being granted
-/// a slot and the request reaching the server (database answer, timer wake-up, scheduling of
-/// several processes on shared cores) varies by up to this much without `rps + 1` requests ever
-/// landing in one second. The local limiter's 1 % (10 ms) is enough inside one process; across
-/// processes and a database round trip it is not, and the load test saw 50 ms fall short on two
-/// busy cores: 10 % (throughput 91 % of the limit) is the price of never being throttled.
+/// The gap between one process's block of slots and the next process's. Within a process,
+/// requests are an interval (1 % over `1 s / rps`) apart and the 1 % absorbs its ~10 ms of
+/// jitter. Where the key passes to another process, the time between a slot and its request
+/// reaching the server (database answer, timer wake-up, scheduling of several processes on
+/// shared cores) varies more, and the load test saw 50 ms fall short on two busy cores: 100 ms
+/// keeps `rps + 1` requests out of any second across the hand-over.
 pub const SHARED_JITTER_BUDGET: Duration = Duration::from_millis(100);
-
-/// The spacing of shared slots at `rps` (0 is taken as 1): `rps` slots span `1 s + budget`.
-pub fn shared_interval(rps: u32) -> Duration {
-    (Duration::from_secs(1) + SHARED_JITTER_BUDGET) / rps.max(1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rps_slots_span_more_than_a_second() {
-        for rps in [1, 10, 20, 50, 1000] {
-            let span = shared_interval(rps) * rps;
-            assert!(span >= Duration::from_millis(1099), "{rps}: {span:?}");
-            assert!(span <= Duration::from_millis(1100), "{rps}: {span:?}");
-        }
-        assert_eq!(shared_interval(0), shared_interval(1));
-    }
-}

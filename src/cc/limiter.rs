@@ -1,4 +1,5 @@
-//! `ApiLimiter`: one GCRA limiter per API key, shared by every task of the process.
+//! `ApiLimiter`: one GCRA limiter per API key, shared by every task of the process, serving its
+//! waiters in the order they came.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -9,14 +10,18 @@ use governor::clock::DefaultClock;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 
-/// Spacing is stretched by this factor (1 %): `rps + 1` arrivals then span at least 1.01 s, so
+/// What `rps` intervals span: 1 % over a second, so `rps + 1` arrivals span at least 1.01 s and
 /// no one-second window at the server holds more than `rps` even with ~10 ms of jitter between
 /// here and there, while throughput stays at 99 % of the limit.
-const SLACK: f64 = 1.01;
+const RPS_INTERVALS_US: u64 = 1_010_000;
 
 pub struct ApiLimiter {
     rps: u32,
     inner: RateLimiter<NotKeyed, InMemoryState, DefaultClock>,
+    /// Waiters queue here (tokio's mutex is FIFO) and only the head waits on the GCRA. Without
+    /// it every waiter sleeps to the same instant and whichever wakes first wins: a job could
+    /// lose many turns in a row while others are served again and again.
+    turn: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for ApiLimiter {
@@ -31,12 +36,13 @@ impl ApiLimiter {
     /// A private limiter at `rps` requests per second (0 is taken as 1), burst 1.
     pub fn new(rps: u32) -> Arc<Self> {
         let rps = rps.max(1);
-        let quota = Quota::with_period(period(rps))
+        let quota = Quota::with_period(slot_interval(rps))
             .expect("period is non-zero")
             .allow_burst(NonZeroU32::MIN);
         Arc::new(Self {
             rps,
             inner: RateLimiter::direct(quota),
+            turn: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -62,14 +68,17 @@ impl ApiLimiter {
         self.rps
     }
 
-    /// Waits for this caller's slot.
+    /// Waits for this caller's slot, after every caller that asked before it.
     pub async fn until_ready(&self) {
+        let _turn = self.turn.lock().await;
         self.inner.until_ready().await;
     }
 }
 
-fn period(rps: u32) -> Duration {
-    Duration::from_secs_f64(SLACK / f64::from(rps))
+/// The spacing of one process's requests at `rps` (0 is taken as 1): `1 s / rps` plus the 1 %
+/// slack, in whole microseconds (rounded up: the database keeps microseconds).
+pub fn slot_interval(rps: u32) -> Duration {
+    Duration::from_micros(RPS_INTERVALS_US.div_ceil(u64::from(rps.max(1))))
 }
 
 #[cfg(test)]
@@ -78,9 +87,10 @@ mod tests {
 
     #[test]
     fn period_is_slightly_above_the_limit() {
-        let p = period(10);
-        assert!(p > Duration::from_millis(100) && p <= Duration::from_millis(102));
+        let p = slot_interval(10);
+        assert_eq!(p, Duration::from_micros(101_000));
         assert_eq!(ApiLimiter::new(0).rps(), 1);
+        assert_eq!(slot_interval(0), slot_interval(1));
     }
 
     #[test]
@@ -105,5 +115,33 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    /// Eight tasks queue, then each takes six slots: the limiter goes round them in turn.
+    #[tokio::test(flavor = "current_thread")]
+    async fn waiters_are_served_in_the_order_they_came() {
+        const TASKS: usize = 8;
+        const ROUNDS: usize = 6;
+        let l = ApiLimiter::new(1000);
+        let served = Arc::new(Mutex::new(Vec::new()));
+        let first_in_line = l.turn.lock().await;
+        let mut tasks = Vec::new();
+        for i in 0..TASKS {
+            let (l, served) = (l.clone(), served.clone());
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..ROUNDS {
+                    l.until_ready().await;
+                    served.lock().unwrap().push(i);
+                }
+            }));
+            // Lets task `i` run until it queues.
+            tokio::task::yield_now().await;
+        }
+        drop(first_in_line);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let round_robin: Vec<usize> = (0..ROUNDS).flat_map(|_| 0..TASKS).collect();
+        assert_eq!(*served.lock().unwrap(), round_robin);
     }
 }

@@ -1,8 +1,10 @@
 //! Constant Contact v3 API client: limiter (+ shared gate) → token → HTTP → retries.
 
+pub mod blocks;
 pub mod client;
 pub mod error;
 pub mod gate;
+mod latency;
 pub mod limiter;
 pub mod model;
 mod oauth;

@@ -1,6 +1,6 @@
-//! `Pacer`: what every HTTP attempt waits on. The process's `ApiLimiter` first (cheap, local, so a
-//! process asks the shared gate at most `rps` times a second), then the shared gate when there is
-//! one, which decides when the request really goes.
+//! `Pacer`: what every HTTP attempt waits on. With a shared gate, the gate alone: it paces this
+//! process inside the blocks of the key's time it holds (a local limiter in front would only
+//! add its own timer lag). Without one, the process's `ApiLimiter`.
 
 use std::sync::Arc;
 
@@ -32,8 +32,8 @@ impl Pacer {
     /// Waits for this request's turn; an unreachable gate fails the attempt (retried like a
     /// transport error) rather than letting an unpaced request through.
     pub async fn wait(&self) -> Result<(), CcError> {
-        self.local.until_ready().await;
         let Some(gate) = &self.shared else {
+            self.local.until_ready().await;
             return Ok(());
         };
         gate.acquire().await.map_err(|e| match e {

@@ -1,13 +1,17 @@
-//! The export loop: pages → encoder → (gzip member) → sink, a checkpoint after each page.
-//! The same loop serves the one-shot command (file sink) and the worker (object store sink).
+//! The export loop: lanes (fetch → encode → gzip member, per window) → sink, in window order,
+//! a checkpoint after each page. The same loop serves the one-shot command (file sink) and the
+//! worker (object store sink).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::fetch::{ChainStart, PageStream};
+use super::fetch::ChainStart;
+use super::lanes::{LaneConfig, Lanes};
+use super::planner::{self, LANE_BUDGET};
 use super::progress::Progress;
+use super::windows::{Partitions, window_query};
 use crate::cc::{CcError, ContactsClient, ContactsQuery};
-use crate::encode::{EncodeError, Encoder, gzip_member};
+use crate::encode::{EncodeError, Encoder};
 use crate::sink::{PageSink, Position, SinkSummary};
 
 #[derive(Debug, thiserror::Error)]
@@ -34,13 +38,18 @@ impl ExportError {
     }
 }
 
+/// Builds one encoder per lane (each window is encoded in its own task).
+pub type EncoderFactory = Arc<dyn Fn() -> Box<dyn Encoder> + Send + Sync>;
+
 /// What to export and how to encode it.
 pub struct Plan {
     pub query: ContactsQuery,
-    pub encoder: Box<dyn Encoder>,
+    pub encoders: EncoderFactory,
     pub gzip: bool,
     /// Clean restarts allowed when the API no longer accepts the checkpointed cursor.
     pub max_restarts: u32,
+    /// Cursor chains at once (`created_at` windows); only a fresh export is partitioned.
+    pub partitions: Partitions,
 }
 
 #[derive(Debug, Clone)]
@@ -56,7 +65,7 @@ pub struct Outcome {
 /// last page. Pages already stored are never fetched again, except after a clean restart.
 pub async fn run(
     client: Arc<ContactsClient>,
-    mut plan: Plan,
+    plan: Plan,
     start: Position,
     sink: &mut dyn PageSink,
     progress: &mut Progress,
@@ -64,73 +73,91 @@ pub async fn run(
     let began = Instant::now();
     let mut at = start;
     let mut restarts = 0;
-    let mut plain = Vec::with_capacity(1 << 20);
-    let mut packed = Vec::new();
-    'chain: loop {
-        let chain_start = match (&at.next_cursor, at.pages) {
-            // A checkpoint, or a producer's resume point (a cursor with nothing stored yet).
-            (Some(cursor), _) => ChainStart::Cursor(cursor.clone()),
-            (None, 0) => {
-                let mut q = plan.query.clone();
-                q.include_count = true;
-                ChainStart::First(q)
+    let mut planned_lanes = None;
+    'export: loop {
+        if at.pages == 0 && at.next_cursor.is_none() {
+            let windows = planner::plan(&client, &plan.query, plan.partitions).await?;
+            if let Some(total) = windows.total {
+                progress.set_total(total);
             }
-            (None, _) => break 'chain, // every page is stored; only `finish` was missing
+            at.window = 0;
+            at.windows = windows.boundaries;
+            planned_lanes = Some(windows.lanes);
+        }
+        let queries: Vec<ContactsQuery> = (0..=at.windows.len())
+            .map(|i| window_query(&plan.query, &at.windows, i))
+            .collect();
+        let (head, chain_start) = match (&at.next_cursor, at.pages) {
+            // A checkpoint, or a producer's resume point (a cursor with nothing stored yet).
+            (Some(cursor), _) => (at.window as usize, ChainStart::Cursor(cursor.clone())),
+            (None, 0) => {
+                let mut q = queries[0].clone();
+                q.include_count = at.windows.is_empty();
+                (0, ChainStart::First(q))
+            }
+            // Windows `0..=at.window` are stored; the next one starts, if there is one.
+            (None, _) if (at.window as usize) < at.windows.len() => {
+                let next = at.window as usize + 1;
+                (next, ChainStart::First(queries[next].clone()))
+            }
+            (None, _) => break 'export, // every page is stored; only `finish` was missing
         };
-        let mut pages = PageStream::spawn(client.clone(), chain_start);
-        while let Some(result) = pages.next().await {
-            let page = match result {
-                Ok(page) => page,
-                Err(CcError::InvalidCursor { .. }) if restarts < plan.max_restarts => {
+        let lanes_at_once = match planned_lanes {
+            _ if at.windows.is_empty() => 1,
+            Some(n) => n,
+            None => planner::lanes_for_resume(&client, plan.partitions),
+        };
+        let cfg = LaneConfig {
+            client: client.clone(),
+            encoders: plan.encoders.clone(),
+            gzip: plan.gzip,
+            lanes: lanes_at_once,
+            budget: if lanes_at_once > 1 { LANE_BUDGET } else { 0 },
+        };
+        let mut lanes = Lanes::start(cfg, queries, head, chain_start, at.pages == 0);
+        while let Some(result) = lanes.next().await {
+            let chunk = match result {
+                Ok(chunk) => chunk,
+                Err(ExportError::Api(CcError::InvalidCursor { .. }))
+                    if restarts < plan.max_restarts =>
+                {
                     restarts += 1;
                     tracing::warn!(
                         restarts,
                         rows_dropped = at.rows,
                         "the API refused the cursor; restarting the export from the beginning"
                     );
+                    drop(lanes);
                     sink.restart().await.map_err(ExportError::Sink)?;
                     at = Position::default();
                     progress.restarted();
-                    continue 'chain;
+                    continue 'export;
                 }
-                Err(CcError::InvalidCursor { .. }) => {
+                Err(ExportError::Api(CcError::InvalidCursor { .. })) => {
                     return Err(ExportError::TooManyRestarts { restarts });
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             };
-            if let Some(total) = page.contacts_count {
+            if let Some(total) = chunk.contacts_count.filter(|_| at.windows.is_empty()) {
                 progress.set_total(total);
             }
-            plain.clear();
-            if at.pages == 0 {
-                plan.encoder.header(&mut plain);
-            }
-            let rows = plan.encoder.encode_page(&page.contacts, &mut plain)?;
-            let chunk = if plan.gzip {
-                packed.clear();
-                gzip_member(&plain, &mut packed)
-                    .map_err(|e| ExportError::Encode(EncodeError::Io(e)))?;
-                &packed
-            } else {
-                &plain
-            };
             at = Position {
-                next_cursor: page.next_cursor.clone(),
-                rows: at.rows + rows as u64,
+                next_cursor: chunk.next_cursor,
+                rows: at.rows + chunk.rows as u64,
                 pages: at.pages + 1,
+                window: chunk.window as u32,
+                windows: std::mem::take(&mut at.windows),
             };
-            sink.write_page(chunk, &at)
+            sink.write_page(&chunk.bytes, &at)
                 .await
                 .map_err(ExportError::Sink)?;
             progress.update(at.rows);
-            if page.next_href.is_none() {
-                // A last page whose link is absent but whose cursor was set would loop; trust the link.
-                at.next_cursor = None;
-                break 'chain;
+            if at.fetch_complete() {
+                break 'export;
             }
         }
-        // The fetcher hands out the last page or an error before it stops; anything else is a bug
-        // or a panic, and finishing now would drop contacts.
+        // Every lane hands out its last page or an error before it stops; anything else is a
+        // bug or a panic, and finishing now would drop contacts.
         return Err(ExportError::FetcherStopped);
     }
     let summary = sink.finish(&at).await.map_err(ExportError::Sink)?;

@@ -24,6 +24,12 @@ pub struct ExportState {
     pub next_cursor: Option<String>,
     pub rows: u64,
     pub pages: u64,
+    /// Partitioned exports: the window `next_cursor` belongs to and the plan's boundaries
+    /// (see `sink::Position`); absent for one chain.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub window: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<String>,
     /// Byte offset of the output up to which everything is checkpointed.
     pub bytes: u64,
     pub total: Option<u64>,
@@ -59,6 +65,8 @@ impl ExportState {
             next_cursor: None,
             rows: 0,
             pages: 0,
+            window: 0,
+            windows: Vec::new(),
             bytes: 0,
             total: None,
             restarts: 0,
@@ -77,6 +85,8 @@ impl ExportState {
             next_cursor: self.next_cursor.clone(),
             rows: self.rows,
             pages: self.pages,
+            window: self.window,
+            windows: self.windows.clone(),
         }
     }
 
@@ -84,6 +94,8 @@ impl ExportState {
         self.next_cursor = at.next_cursor.clone();
         self.rows = at.rows;
         self.pages = at.pages;
+        self.window = at.window;
+        self.windows.clone_from(&at.windows);
         self.bytes = bytes;
         self.updated_at = OffsetDateTime::now_utc();
     }
@@ -94,6 +106,10 @@ impl ExportState {
         self.parts.clear();
         self.restarts += 1;
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,6 @@
 //! Counters of what the simulator saw and answered, for tests and load runs.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -43,6 +43,9 @@ pub struct SimStats {
     pub faults_injected: u64,
     /// Requests (API and token endpoint) that came without a `User-Agent`, which the real API asks for.
     pub without_user_agent: u64,
+    /// `/v3` requests admitted by the limits and authenticated, per account: how a shared API key
+    /// was split between the jobs (one account per job in the key-share bench).
+    pub requests_by_account: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Default)]
@@ -114,6 +117,16 @@ impl Stats {
         self.with(|s| s.faults_injected += 1);
     }
 
+    /// A `/v3` request of `account` passed the limits and the bearer check.
+    pub fn accepted_for(&self, account: &str) {
+        self.with(|s| match s.requests_by_account.get_mut(account) {
+            Some(n) => *n += 1,
+            None => {
+                s.requests_by_account.insert(account.to_owned(), 1);
+            }
+        });
+    }
+
     pub fn without_user_agent(&self) {
         self.with(|s| s.without_user_agent += 1);
     }
@@ -149,5 +162,18 @@ mod tests {
         // (0.0, 1.0] holds 100, 900, 999, 1000; [0, 0.999] holds 4 as well.
         assert_eq!(s.snapshot().max_requests_in_any_1s, 4);
         assert_eq!(s.snapshot().requests, 7);
+    }
+
+    #[test]
+    fn accepted_requests_are_counted_per_account() {
+        let s = Stats::default();
+        for a in ["b", "a", "b"] {
+            s.accepted_for(a);
+        }
+        let by = s.snapshot().requests_by_account;
+        assert_eq!(
+            by.into_iter().collect::<Vec<_>>(),
+            [("a".into(), 1), ("b".into(), 2)]
+        );
     }
 }

@@ -116,6 +116,7 @@ fn admitted(
         Ok(account) => account,
         Err(e) => return Reply::error(401, Some("unauthorized"), &e.to_string()),
     };
+    st.stats.accepted_for(&account);
     let roll = if random { st.faults.roll() } else { None };
     if roll.is_some() {
         st.stats.fault_applied();

@@ -16,6 +16,25 @@ pub struct Position {
     pub next_cursor: Option<String>,
     pub rows: u64,
     pub pages: u64,
+    /// The `created_at` window `next_cursor` belongs to (0 when the export is one chain). With
+    /// `next_cursor` `None` and pages stored, windows `0..=window` are complete.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub window: u32,
+    /// The partition plan's boundaries (`export::windows`); empty for one chain. Kept with every
+    /// checkpoint so a resumed export walks the same windows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<String>,
+}
+
+impl Position {
+    /// Every page of every window is stored: only making the output final is left.
+    pub fn fetch_complete(&self) -> bool {
+        self.pages > 0 && self.next_cursor.is_none() && self.window as usize >= self.windows.len()
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// One uploaded part of a multipart upload, as the ledger records it.

@@ -133,7 +133,7 @@ impl PgPartLedger {
         let upload_id: Option<Option<String>> = sqlx::query_scalar(
             "UPDATE export_jobs
              SET last_cursor = $3, total_processed = $4, pages = $5, output_bytes = $6,
-                 fetch_done = $7, heartbeat_at = now(),
+                 fetch_done = $7, window_index = $9, windows = $10, heartbeat_at = now(),
                  lease_expires_at = now() + make_interval(secs => $8)
              WHERE id = $1 AND lease_owner = $2 AND status = 'running'
              RETURNING upload_id",
@@ -144,8 +144,10 @@ impl PgPartLedger {
         .bind(to_i64(after.rows))
         .bind(to_i64(after.pages))
         .bind(to_i64(bytes_total))
-        .bind(after.next_cursor.is_none())
+        .bind(after.fetch_complete())
         .bind(secs(self.lease))
+        .bind(after.window as i32)
+        .bind(&after.windows)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(upload_id) = upload_id else {
@@ -188,6 +190,7 @@ impl PgPartLedger {
             "UPDATE export_jobs
              SET upload_id = NULL, last_cursor = NULL, total_processed = 0, pages = 0,
                  output_bytes = 0, fetch_done = false, restarts = restarts + 1,
+                 window_index = 0, windows = '{}',
                  heartbeat_at = now(), lease_expires_at = now() + make_interval(secs => $3)
              WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
         )

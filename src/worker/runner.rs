@@ -140,9 +140,13 @@ async fn prepare(
     };
     let plan = Plan {
         query: spec.query(),
-        encoder: build_encoder(spec.format, &columns, false),
+        encoders: {
+            let format = spec.format;
+            Arc::new(move || build_encoder(format, &columns, false))
+        },
         gzip: spec.gzip,
         max_restarts: MAX_RESTARTS,
+        partitions: ctx.settings.partitions,
     };
     Ok((client, plan))
 }

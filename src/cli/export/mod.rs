@@ -73,6 +73,9 @@ pub struct ExportArgs {
     /// Dataset seed of the simulator.
     #[arg(long, env = "EXPORT_SIM_SEED", default_value_t = 42)]
     sim_seed: u64,
+    /// The simulator answers each request after this many milliseconds (a distant API).
+    #[arg(long, env = "EXPORT_SIM_LATENCY_MS", default_value_t = 0)]
+    sim_latency_ms: u64,
     /// Access token (when not simulating).
     #[arg(long, env = "CC_ACCESS_TOKEN", hide_env_values = true)]
     access_token: Option<Secret>,
@@ -140,7 +143,8 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
 
     let mut api = args.api.clone();
     let (_sim, tokens) = if let Some(n) = args.simulate {
-        let sim = start_simulator(n, args.sim_seed, api.rate_limit_rps).await?;
+        let sim =
+            start_simulator(n, args.sim_seed, args.sim_latency_ms, api.rate_limit_rps).await?;
         api.api_base_url = sim.base_url().parse()?;
         api.auth_url = sim.auth_url().parse()?;
         api.client_id = Some("sim-client".into());
@@ -179,9 +183,14 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     }
     let plan = Plan {
         query: spec.query.clone(),
-        encoder: build_encoder(spec.format, &state.columns, spec.escape_formulas),
+        encoders: {
+            let (format, columns, escape) =
+                (spec.format, state.columns.clone(), spec.escape_formulas);
+            Arc::new(move || build_encoder(format, &columns, escape))
+        },
         gzip: spec.gzip,
         max_restarts: 3,
+        partitions: args.api.partitions,
     };
     let start = state.position();
     let mut progress = Progress::new(std::io::stderr().is_terminal(), state.total, state.rows);
@@ -244,7 +253,12 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn start_simulator(contacts: u64, seed: u64, rps: u32) -> anyhow::Result<Simulator> {
+async fn start_simulator(
+    contacts: u64,
+    seed: u64,
+    latency_ms: u64,
+    rps: u32,
+) -> anyhow::Result<Simulator> {
     // The simulator enforces the same limit the client keeps to, as the real API would. No deleted
     // contacts, so `--simulate N` exports exactly N.
     let cfg = SimConfig {
@@ -252,6 +266,7 @@ async fn start_simulator(contacts: u64, seed: u64, rps: u32) -> anyhow::Result<S
         seed,
         rate_limit_rps: Some(rps),
         deleted_per_mille: 0,
+        latency: std::time::Duration::from_millis(latency_ms),
         ..SimConfig::default()
     };
     Simulator::start(cfg, "127.0.0.1:0".parse()?)

@@ -97,6 +97,7 @@ pub async fn retry(pool: &PgPool, id: Uuid) -> Result<JobRow, StoreError> {
         "UPDATE export_jobs
          SET status = 'queued', attempts = 0, error = NULL, last_cursor = NULL, columns = NULL, total_processed = 0,
              pages = 0, fetch_done = false, output_bytes = 0, total_expected = NULL,
+             window_index = 0, windows = '{}',
              upload_id = NULL, lease_owner = NULL, lease_expires_at = NULL, heartbeat_at = NULL,
              run_after = now(), started_at = NULL, finished_at = NULL
          WHERE id = $1

@@ -80,6 +80,10 @@ pub struct JobRow {
     pub last_cursor: Option<String>,
     pub total_processed: i64,
     pub pages: i64,
+    /// Partitioned exports: the window `last_cursor` belongs to, and the plan's boundaries.
+    pub window_index: i32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<String>,
     pub fetch_done: bool,
     /// CSV columns resolved on the first run; `None` before it (or for NDJSON).
     pub columns: Option<Vec<Column>>,
@@ -115,6 +119,8 @@ impl JobRow {
             next_cursor: self.last_cursor.clone(),
             rows: self.total_processed.max(0) as u64,
             pages: self.pages.max(0) as u64,
+            window: self.window_index.max(0) as u32,
+            windows: self.windows.clone(),
         }
     }
 
@@ -152,6 +158,8 @@ impl<'r> FromRow<'r, PgRow> for JobRow {
             last_cursor: row.try_get("last_cursor")?,
             total_processed: row.try_get("total_processed")?,
             pages: row.try_get("pages")?,
+            window_index: row.try_get("window_index")?,
+            windows: row.try_get("windows")?,
             fetch_done: row.try_get("fetch_done")?,
             columns: {
                 let raw: Option<Json<Vec<Column>>> = row.try_get("columns")?;

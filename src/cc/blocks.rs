@@ -1,0 +1,325 @@
+//! `Blocks`: a process's share of an API key, as blocks of consecutive slots reserved from the
+//! shared state (`store::PgRateGate`) and spent by the process's own requests in order, one
+//! `interval` apart. Pure arithmetic on `Instant`s, so it is tested without a clock or a database.
+//!
+//! A block is reserved on the database's clock and answered as durations from the instant the
+//! database read it; the process places it on its own clock from the instant the answer arrived
+//! (late by the answer's way back, which the jitter gap between processes absorbs). A block that
+//! follows this process's previous one without a gap is placed right after it, its slots' time
+//! long, as on the database: placing each from its own answer would make blocks shorter or
+//! longer by the answers' varying delays, and a block a little short loses its last slot.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use time::Date;
+
+/// A following block is placed from its own answer instead when the two placements disagree by
+/// more than this: the process's and the database's clocks drifted apart over a long run.
+const REANCHOR: Duration = Duration::from_millis(20);
+
+/// The process's own `rps + 1` consecutive requests go at least this far apart, measured when
+/// they woke for their slots. Slots are `interval` (1 % over `1 s / rps`) apart, so this only
+/// holds back a slot when a request `rps` before it woke more than 5 ms late (a busy core): it
+/// keeps the 1 % for the way to the server instead of losing it to a late timer.
+const SENT_WINDOW: Duration = Duration::from_millis(1_005);
+
+/// A block as the shared state granted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub slots: u32,
+    /// The UTC day the slots were counted on: where unused ones are given back.
+    pub day: Date,
+    pub starts_in: Duration,
+    pub ends_in: Duration,
+    /// It starts where this process's previous block ended (no other process in between).
+    pub follows: bool,
+}
+
+#[derive(Debug)]
+struct Held {
+    start: Instant,
+    end: Instant,
+    slots: u32,
+    used: u32,
+    day: Date,
+}
+
+#[derive(Debug)]
+pub struct Blocks {
+    interval: Duration,
+    /// The earliest instant of this process's next slot: its last slot + `interval`.
+    next: Option<Instant>,
+    held: VecDeque<Held>,
+    /// Where the latest block added ends, here.
+    last_end: Option<Instant>,
+    /// Slots of finished blocks that were never used, not yet given back (per day: only the
+    /// latest day is kept; an older day's remainder stays counted, which errs high).
+    unused: Option<(Date, u32)>,
+    /// When the last `per_second` requests woke for their slots, oldest first.
+    sent: VecDeque<Instant>,
+    per_second: usize,
+}
+
+impl Blocks {
+    /// `per_second`: the key's limit (`rps`), whose `interval` apart slots these are.
+    pub fn new(interval: Duration, per_second: u32) -> Self {
+        Self {
+            interval,
+            next: None,
+            held: VecDeque::new(),
+            last_end: None,
+            unused: None,
+            sent: VecDeque::new(),
+            per_second: per_second.max(1) as usize,
+        }
+    }
+
+    /// Takes the slot of a request asking at `now` from the held blocks: the instant it may be
+    /// sent. `None`: no held block has room for it; reserve one, [`add`](Self::add) it, ask again.
+    pub fn take(&mut self, now: Instant) -> Option<Instant> {
+        let at = self.earliest(now);
+        while let Some(b) = self.held.front_mut() {
+            let slot = at.max(b.start);
+            if b.used < b.slots && slot + self.interval <= b.end {
+                b.used += 1;
+                self.next = Some(slot + self.interval);
+                return Some(slot);
+            }
+            // Full, or its time is past: it ends here, whatever it did not use goes back.
+            self.retire_front();
+        }
+        None
+    }
+
+    /// Whether the slot after the one just taken is held already. When it is not and the caller
+    /// waits anyway, reserving now lets the next block follow this one without a gap.
+    pub fn holds_next(&self) -> bool {
+        let Some(next) = self.next else {
+            return false;
+        };
+        let at = self.earliest(next);
+        self.held.iter().any(|b| {
+            let slot = at.max(b.start);
+            b.used < b.slots && slot + self.interval <= b.end
+        })
+    }
+
+    /// The request of the slot last taken woke for it at `at` (and goes now).
+    pub fn sent(&mut self, at: Instant) {
+        if self.sent.len() == self.per_second {
+            self.sent.pop_front();
+        }
+        self.sent.push_back(at);
+    }
+
+    /// Adds `grant`, whose answer arrived at `received`.
+    pub fn add(&mut self, grant: &Grant, received: Instant) {
+        let (start, end) = (received + grant.starts_in, received + grant.ends_in);
+        let (start, end) = match self.last_end {
+            Some(last) if grant.follows => {
+                let end_after_last = last + (end - start.min(end));
+                let drift = end_after_last.max(end) - end_after_last.min(end);
+                if drift <= REANCHOR {
+                    (last, end_after_last)
+                } else {
+                    (start.max(last), end)
+                }
+            }
+            _ => (start, end),
+        };
+        let end = end.max(start);
+        self.last_end = Some(end);
+        self.held.push_back(Held {
+            start,
+            end,
+            slots: grant.slots,
+            used: 0,
+            day: grant.day,
+        });
+    }
+
+    /// Ends every held block (the day's quota is spent): their unused slots are to go back.
+    pub fn retire_all(&mut self) {
+        while !self.held.is_empty() {
+            self.retire_front();
+        }
+    }
+
+    /// The unused slots to give back with the next statement; forgotten once taken (a
+    /// statement that fails leaves them counted: the count errs high, never low).
+    pub fn take_unused(&mut self) -> Option<(Date, u32)> {
+        self.unused.take()
+    }
+
+    /// The earliest a slot asked for at `now` can be: after the last slot, and a second after
+    /// the request `per_second` requests back.
+    fn earliest(&self, now: Instant) -> Instant {
+        let mut at = self.next.map_or(now, |n| n.max(now));
+        if self.sent.len() == self.per_second
+            && let Some(oldest) = self.sent.front()
+        {
+            at = at.max(*oldest + SENT_WINDOW);
+        }
+        at
+    }
+
+    fn retire_front(&mut self) {
+        let Some(b) = self.held.pop_front() else {
+            return;
+        };
+        let n = b.slots - b.used;
+        if n == 0 {
+            return;
+        }
+        self.unused = match self.unused {
+            Some((day, m)) if day == b.day => Some((day, m + n)),
+            Some((day, m)) if day > b.day => Some((day, m)),
+            _ => Some((b.day, n)),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::date;
+
+    use super::*;
+
+    const T: Duration = Duration::from_millis(100);
+    const DAY: Date = date!(2025 - 01 - 02);
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn grant(slots: u32, starts_in: u64, follows: bool) -> Grant {
+        Grant {
+            slots,
+            day: DAY,
+            starts_in: ms(starts_in),
+            ends_in: ms(starts_in) + T * slots,
+            follows,
+        }
+    }
+
+    #[test]
+    fn slots_are_an_interval_apart_and_no_more_than_the_block_holds() {
+        let t0 = Instant::now();
+        let mut b = Blocks::new(T, 10);
+        assert_eq!(b.take(t0), None, "nothing held yet");
+        b.add(&grant(3, 50, false), t0);
+        // Asked all at once: the block's start, then one interval apart.
+        assert_eq!(b.take(t0), Some(t0 + ms(50)));
+        assert_eq!(b.take(t0), Some(t0 + ms(150)));
+        assert!(b.holds_next());
+        assert_eq!(b.take(t0), Some(t0 + ms(250)));
+        assert!(!b.holds_next());
+        assert_eq!(b.take(t0), None, "three slots, all taken");
+        assert_eq!(b.take_unused(), None);
+    }
+
+    #[test]
+    fn a_late_asker_gets_a_later_slot_and_time_not_used_is_lost() {
+        let t0 = Instant::now();
+        let mut b = Blocks::new(T, 10);
+        b.add(&grant(5, 0, false), t0);
+        assert_eq!(b.take(t0), Some(t0));
+        // The next asker comes 320 ms in: its slot is now; after it only 80 ms are left of the
+        // 500 ms block, less than an interval.
+        assert_eq!(b.take(t0 + ms(320)), Some(t0 + ms(320)));
+        assert_eq!(b.take(t0 + ms(320)), None);
+        assert_eq!(b.take_unused(), Some((DAY, 3)));
+        assert_eq!(b.take_unused(), None, "given back once");
+    }
+
+    #[test]
+    fn a_following_block_starts_where_the_last_ended() {
+        let t0 = Instant::now();
+        let mut b = Blocks::new(T, 10);
+        b.add(&grant(2, 0, false), t0);
+        assert_eq!(b.take(t0), Some(t0));
+        assert_eq!(b.take(t0), Some(t0 + ms(100)));
+        // Reserved while the last slot waits; the answer took 30 ms, but the block follows on.
+        b.add(&grant(2, 170, true), t0 + ms(30));
+        assert_eq!(b.take(t0 + ms(100)), Some(t0 + ms(200)));
+        assert_eq!(b.take(t0 + ms(100)), Some(t0 + ms(300)));
+        assert_eq!(b.take(t0 + ms(100)), None);
+    }
+
+    #[test]
+    fn a_following_block_keeps_its_slots_whatever_its_answer_took() {
+        let t0 = Instant::now();
+        let mut b = Blocks::new(T, 10);
+        b.add(&grant(2, 0, false), t0);
+        assert_eq!(b.take(t0), Some(t0));
+        assert_eq!(b.take(t0), Some(t0 + ms(100)));
+        // This answer came back 5 ms quicker than the first: placed from it alone, the block
+        // would end at 395 ms and its second slot (300 ms) would not fit.
+        b.add(&grant(2, 165, true), t0 + ms(30));
+        assert_eq!(b.take(t0), Some(t0 + ms(200)));
+        assert_eq!(b.take(t0), Some(t0 + ms(300)));
+        assert_eq!(b.take_unused(), None);
+        // 50 ms apart (clocks drifting): placed from the answer, 350 to 550 ms, but never
+        // before the last block's end, so only one slot fits this time.
+        b.add(&grant(2, 120, true), t0 + ms(230));
+        assert_eq!(b.take(t0), Some(t0 + ms(400)));
+        assert_eq!(b.take(t0), None);
+        assert_eq!(b.take_unused(), Some((DAY, 1)));
+    }
+
+    #[test]
+    fn a_request_that_woke_late_holds_back_the_one_a_second_after_it() {
+        let t = ms(101);
+        let t0 = Instant::now();
+        let mut b = Blocks::new(t, 10);
+        b.add(
+            &Grant {
+                ends_in: t * 20,
+                ..grant(20, 0, false)
+            },
+            t0,
+        );
+        for i in 0..10 {
+            let slot = b.take(t0).unwrap();
+            assert_eq!(slot, t0 + t * i);
+            // The first woke 30 ms after its slot.
+            b.sent(if i == 0 { slot + ms(30) } else { slot });
+        }
+        // Ten intervals after the first slot is 1,010 ms: only 980 after it really went.
+        assert_eq!(b.take(t0), Some(t0 + ms(30 + 1_005)));
+        assert_eq!(b.take(t0), Some(t0 + ms(30 + 1_005) + t));
+    }
+
+    #[test]
+    fn a_block_after_another_process_starts_where_the_answer_says() {
+        let t0 = Instant::now();
+        let mut b = Blocks::new(T, 10);
+        b.add(&grant(1, 0, false), t0);
+        assert_eq!(b.take(t0), Some(t0));
+        // Another process holds the key until 1.1 s from the answer, then the gap.
+        b.add(&grant(2, 1_200, false), t0 + ms(40));
+        assert_eq!(b.take(t0 + ms(100)), Some(t0 + ms(1_240)));
+        assert_eq!(b.take(t0 + ms(100)), Some(t0 + ms(1_340)));
+    }
+
+    #[test]
+    fn retired_blocks_give_back_what_they_did_not_use() {
+        let t0 = Instant::now();
+        let mut b = Blocks::new(T, 10);
+        b.add(&grant(10, 0, false), t0);
+        b.add(&grant(10, 1_000, true), t0);
+        assert_eq!(b.take(t0), Some(t0));
+        b.retire_all();
+        assert_eq!(b.take_unused(), Some((DAY, 19)));
+        assert_eq!(b.take(t0), None);
+        // A block of the next day: the older day's remainder is dropped (it stays counted).
+        let mut b = Blocks::new(T, 10);
+        b.add(&grant(4, 0, false), t0);
+        let mut next_day = grant(4, 400, true);
+        next_day.day = DAY.next_day().unwrap();
+        b.add(&next_day, t0);
+        b.retire_all();
+        assert_eq!(b.take_unused(), Some((DAY.next_day().unwrap(), 4)));
+    }
+}
