@@ -47,6 +47,7 @@ pub(super) async fn upload_part(
     part_number: i32,
     body: Bytes,
 ) -> Result<String, S3SinkError> {
+    let (started, bytes) = (std::time::Instant::now(), body.len() as u64);
     let out = client
         .upload_part()
         .bucket(&loc.bucket)
@@ -56,11 +57,12 @@ pub(super) async fn upload_part(
         .content_length(body.len() as i64)
         .body(ByteStream::from(body))
         .send()
-        .await
-        .map_err(|e| match error_code(&e) {
-            Some("NoSuchUpload") => gone(loc),
-            _ => S3SinkError::request("UploadPart", &loc.bucket, &loc.key, e),
-        })?;
+        .await;
+    crate::ops::metrics::part_uploaded(out.is_ok(), bytes, started.elapsed());
+    let out = out.map_err(|e| match error_code(&e) {
+        Some("NoSuchUpload") => gone(loc),
+        _ => S3SinkError::request("UploadPart", &loc.bucket, &loc.key, e),
+    })?;
     out.e_tag.ok_or_else(|| S3SinkError::Request {
         op: "UploadPart",
         bucket: loc.bucket.clone(),
