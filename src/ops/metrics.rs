@@ -25,7 +25,7 @@ const API_SECONDS: [f64; 11] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0
 const WAIT_SECONDS: [f64; 14] = [
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
-const PART_SECONDS: [f64; 11] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+const UPLOAD_SECONDS: [f64; 11] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
 const JOB_SECONDS: [f64; 14] = [
     1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0,
     86400.0,
@@ -46,9 +46,9 @@ pub struct Metrics {
     api_retries: Family<Labels, Counter>,
     token_refreshes: Counter,
     limiter_wait: Histogram,
-    part_uploads: Family<Labels, Counter>,
-    part_bytes: Counter,
-    part_duration: Histogram,
+    uploads: Family<Labels, Counter>,
+    upload_bytes: Family<Labels, Counter>,
+    upload_duration: Histogram,
     messages: Family<Labels, Counter>,
 }
 
@@ -75,9 +75,9 @@ impl Metrics {
             api_retries: Family::default(),
             token_refreshes: Counter::default(),
             limiter_wait: Histogram::new(WAIT_SECONDS),
-            part_uploads: Family::default(),
-            part_bytes: Counter::default(),
-            part_duration: Histogram::new(PART_SECONDS),
+            uploads: Family::default(),
+            upload_bytes: Family::default(),
+            upload_duration: Histogram::new(UPLOAD_SECONDS),
             messages: Family::default(),
         };
         let r = &mut m.registry;
@@ -129,19 +129,19 @@ impl Metrics {
             m.limiter_wait.clone(),
         );
         r.register(
-            "s3_part_uploads",
-            "S3 UploadPart requests by result (ok, error)",
-            m.part_uploads.clone(),
+            "s3_uploads",
+            "S3 upload requests (UploadPart; PutObject for an output that fits one part) by result",
+            m.uploads.clone(),
         );
         r.register(
-            "s3_part_upload_bytes",
-            "Bytes in S3 parts uploaded successfully",
-            m.part_bytes.clone(),
+            "s3_upload_bytes",
+            "Bytes uploaded to S3 by successful UploadPart/PutObject requests",
+            m.upload_bytes.clone(),
         );
         r.register(
-            "s3_part_upload_duration_seconds",
-            "Time of one S3 UploadPart request, SDK retries included",
-            m.part_duration.clone(),
+            "s3_upload_duration_seconds",
+            "Time of one S3 upload request, the SDK's own retries included",
+            m.upload_duration.clone(),
         );
         r.register("queue_messages", "Deliveries from the export queue by decision (recorded, duplicate, dead_lettered, requeued)", m.messages.clone());
         m
@@ -206,13 +206,20 @@ pub fn contacts_exported(rows: u64) {
     metrics().contacts.inc_by(rows);
 }
 
-pub fn part_uploaded(ok: bool, bytes: u64, took: Duration) {
+/// One S3 upload request: `UploadPart`, or `PutObject` for an output that fits one part.
+pub fn uploaded(request: &'static str, ok: bool, bytes: u64, took: Duration) {
     let m = metrics();
     let result = if ok { "ok" } else { "error" };
-    m.part_uploads.get_or_create(&label("result", result)).inc();
-    m.part_duration.observe(took.as_secs_f64());
+    let labels = vec![
+        ("request", request.to_owned()),
+        ("result", result.to_owned()),
+    ];
+    m.uploads.get_or_create(&labels).inc();
+    m.upload_duration.observe(took.as_secs_f64());
     if ok {
-        m.part_bytes.inc_by(bytes);
+        m.upload_bytes
+            .get_or_create(&label("request", request))
+            .inc_by(bytes);
     }
 }
 
