@@ -31,6 +31,19 @@ const JOB_SECONDS: [f64; 14] = [
     86400.0,
 ];
 
+/// `cc_export_job_runs_total{outcome}`: how a job run ended (`worker/outcome.rs`).
+pub const OUTCOMES: [&str; 7] = [
+    "succeeded",
+    "retry",
+    "failed",
+    "cancelled",
+    "quota_wait",
+    "drained",
+    "lease_lost",
+];
+/// `cc_export_queue_messages_total{decision}`: what the worker did with a delivery.
+pub const DECISIONS: [&str; 4] = ["recorded", "duplicate", "dead_lettered", "requeued"];
+
 pub struct Metrics {
     registry: Registry,
     /// Jobs in `export_jobs` by status, refreshed at each scrape (`job_counts.rs`).
@@ -144,6 +157,42 @@ impl Metrics {
             m.upload_duration.clone(),
         );
         r.register("queue_messages", "Deliveries from the export queue by decision (recorded, duplicate, dead_lettered, requeued)", m.messages.clone());
+        m.zero_known_series();
+        m
+    }
+
+    /// Series whose label values are a closed set start at 0, so `rate()` and alerts see them
+    /// before the first event (a family exports nothing until a series exists).
+    fn zero_known_series(&self) {
+        for outcome in OUTCOMES {
+            let _ = self.job_runs.get_or_create(&label("outcome", outcome));
+        }
+        for decision in DECISIONS {
+            let _ = self.messages.get_or_create(&label("decision", decision));
+        }
+        for request in ["UploadPart", "PutObject"] {
+            for result in ["ok", "error"] {
+                let labels = vec![
+                    ("request", request.to_owned()),
+                    ("result", result.to_owned()),
+                ];
+                let _ = self.uploads.get_or_create(&labels);
+            }
+            let _ = self.upload_bytes.get_or_create(&label("request", request));
+        }
+    }
+
+    /// A registry of its own with a series in every family: what each metric's samples are
+    /// named, for checking the dashboard's queries.
+    #[cfg(test)]
+    pub(super) fn with_every_family() -> Self {
+        let m = Self::new();
+        let none = Labels::new();
+        let _ = m.jobs.get_or_create(&none);
+        let _ = m.job_duration.get_or_create(&none);
+        let _ = m.api_requests.get_or_create(&none);
+        let _ = m.api_duration.get_or_create(&none);
+        let _ = m.api_retries.get_or_create(&none);
         m
     }
 
@@ -172,7 +221,7 @@ pub fn api_response(request: &'static str, status: u16, took: Duration) {
         ("request", request.to_owned()),
         ("status", status.to_string()),
     ];
-    m.api_requests.get_or_create(&labels).inc();
+    let _ = m.api_requests.get_or_create(&labels).inc();
     m.api_duration
         .get_or_create(&label("request", request))
         .observe(took.as_secs_f64());
@@ -214,7 +263,7 @@ pub fn uploaded(request: &'static str, ok: bool, bytes: u64, took: Duration) {
         ("request", request.to_owned()),
         ("result", result.to_owned()),
     ];
-    m.uploads.get_or_create(&labels).inc();
+    let _ = m.uploads.get_or_create(&labels).inc();
     m.upload_duration.observe(took.as_secs_f64());
     if ok {
         m.upload_bytes
@@ -230,7 +279,7 @@ pub fn job_started() {
 pub fn job_ended(outcome: &'static str, took: Duration) {
     let m = metrics();
     m.jobs_running.dec();
-    m.job_runs.get_or_create(&label("outcome", outcome)).inc();
+    let _ = m.job_runs.get_or_create(&label("outcome", outcome)).inc();
     m.job_duration
         .get_or_create(&label("outcome", outcome))
         .observe(took.as_secs_f64());
@@ -241,4 +290,37 @@ pub fn queue_message(decision: &'static str) {
         .messages
         .get_or_create(&label("decision", decision))
         .inc();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(text: &str, series: &str) -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// The registry is global and other tests in this binary record too: compare deltas.
+    #[test]
+    fn recorders_show_up_in_the_exposition() {
+        let before = metrics().encode();
+        api_response("unit_test", 429, Duration::from_millis(20));
+        api_no_answer("unit_test");
+        uploaded("UploadPart", true, 5 << 20, Duration::from_millis(300));
+        contacts_exported(500);
+        let after = metrics().encode();
+        let moved = |series: &str| value(&after, series) - value(&before, series);
+        let throttled = r#"cc_export_api_requests_total{request="unit_test",status="429"}"#;
+        assert_eq!(moved(throttled), 1.0);
+        let no_answer = r#"cc_export_api_requests_total{request="unit_test",status="error"}"#;
+        assert_eq!(moved(no_answer), 1.0);
+        let bytes = r#"cc_export_s3_upload_bytes_total{request="UploadPart"}"#;
+        assert_eq!(moved(bytes), (5 << 20) as f64);
+        assert!(moved("cc_export_contacts_exported_total") >= 500.0);
+        let le = r#"cc_export_api_request_duration_seconds_bucket{le="0.025",request="unit_test"}"#;
+        assert!(after.contains(le), "{after}");
+        assert!(after.contains("# TYPE cc_export_limiter_wait_seconds histogram"));
+    }
 }

@@ -10,6 +10,9 @@ mod job_counts;
 pub mod metrics;
 pub mod readiness;
 
+#[cfg(test)]
+mod dashboard_tests;
+
 pub use http::{OpsState, router, serve};
 pub use metrics::{CONTENT_TYPE, metrics};
 pub use readiness::ReadinessProbe;
