@@ -83,10 +83,10 @@ pub fn classify(err: anyhow::Error, attempts: i32) -> RunEnd {
                 retry(message, attempts)
             };
         }
-        if let Some(e) = cause.downcast_ref::<StoreError>() {
-            if e.is_permanent() {
-                return RunEnd::Abort { error: message };
-            }
+        if let Some(e) = cause.downcast_ref::<StoreError>()
+            && e.is_permanent()
+        {
+            return RunEnd::Abort { error: message };
         }
     }
     retry(message, attempts)

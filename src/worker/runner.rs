@@ -197,12 +197,12 @@ async fn settle(
             jobs::release(pool, job.id, me).await.map(|_| ())
         }
         RunEnd::LeaseLost => {
-            if let Ok(Some(row)) = jobs::get(pool, job.id).await {
-                if row.status == JobStatus::Cancelled {
-                    outcome = "cancelled";
-                    tracing::info!("job cancelled; aborting its upload");
-                    abort(ctx, job, sink).await;
-                }
+            if let Ok(Some(row)) = jobs::get(pool, job.id).await
+                && row.status == JobStatus::Cancelled
+            {
+                outcome = "cancelled";
+                tracing::info!("job cancelled; aborting its upload");
+                abort(ctx, job, sink).await;
             }
             Ok(())
         }
