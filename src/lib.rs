@@ -3,7 +3,7 @@
 //! Data flow: `queue` (jobs in) → `store` (the job table, the source of truth) → `worker`
 //! (claims and runs jobs) → `cc` (API client) → `export` (pipeline, checkpoints) → `encode`
 //! (CSV/NDJSON) → `sink` (file or S3 multipart). `sim` is the Constant Contact simulator;
-//! `cli` the commands; `startup` wires them.
+//! `cli` the commands; `startup` wires them; `ops` serves metrics and health.
 
 pub mod cc;
 pub mod cli;
@@ -11,6 +11,7 @@ pub mod config;
 pub mod encode;
 pub mod export;
 pub mod job;
+pub mod ops;
 pub mod queue;
 pub mod secret;
 pub mod sim;

@@ -26,6 +26,9 @@ pub struct WorkerArgs {
     /// Attempts before a job that keeps failing transiently is marked failed.
     #[arg(long, env = "WORKER_MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..=100))]
     pub max_attempts: i32,
+    /// `/metrics`, `/healthz` and `/readyz` listen here (port 0: a free port, logged).
+    #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    pub metrics_addr: std::net::SocketAddr,
     #[command(flatten)]
     pub db: DbSettings,
     #[command(flatten)]

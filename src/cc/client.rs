@@ -204,7 +204,7 @@ impl ContactsClient {
     async fn attempt<T: DeserializeOwned>(
         &self,
         url: &Url,
-        what: &str,
+        what: &'static str,
         cursor_request: bool,
         refreshed: &AtomicBool,
     ) -> Result<T, CcError> {
@@ -219,13 +219,16 @@ impl ContactsClient {
                 .header(ACCEPT, "application/json")
                 .send()
                 .await
+                .inspect_err(|_| crate::ops::metrics::api_no_answer(what))
                 .map_err(CcError::transport)?;
             let status = resp.status();
+            crate::ops::metrics::api_response(what, status.as_u16(), sent.elapsed());
             if status == StatusCode::UNAUTHORIZED {
                 if refreshed.swap(true, Ordering::SeqCst) {
                     return Err(CcError::Unauthorized);
                 }
                 tracing::info!(request = what, "HTTP 401: refreshing the access token once");
+                crate::ops::metrics::token_refreshed();
                 token = self.tokens.refresh_after_unauthorized(&token).await?;
                 continue;
             }

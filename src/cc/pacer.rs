@@ -32,11 +32,15 @@ impl Pacer {
     /// Waits for this request's turn; an unreachable gate fails the attempt (retried like a
     /// transport error) rather than letting an unpaced request through.
     pub async fn wait(&self) -> Result<(), CcError> {
+        let started = std::time::Instant::now();
         let Some(gate) = &self.shared else {
             self.local.until_ready().await;
+            crate::ops::metrics::limiter_waited(started.elapsed());
             return Ok(());
         };
-        gate.acquire().await.map_err(|e| match e {
+        let acquired = gate.acquire().await;
+        crate::ops::metrics::limiter_waited(started.elapsed());
+        acquired.map_err(|e| match e {
             GateError::QuotaExceeded => CcError::QuotaExceeded,
             GateError::Unavailable(why) => CcError::RateGate(why),
         })

@@ -53,6 +53,7 @@ where
             (planned, _) => planned,
         })
         .notify(|err, wait| {
+            crate::ops::metrics::api_retry(what);
             tracing::info!(
                 request = what,
                 attempt = attempts.load(Ordering::Relaxed),

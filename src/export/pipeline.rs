@@ -152,6 +152,7 @@ pub async fn run(
                 .await
                 .map_err(ExportError::Sink)?;
             progress.update(at.rows);
+            crate::ops::metrics::contacts_exported(chunk.rows as u64);
             if at.fetch_complete() {
                 break 'export;
             }

@@ -41,6 +41,7 @@ impl DeliveryHandler for Intake {
                         tracing::warn!(%job_id, "could not record the rejection: {e:#}");
                     }
                 }
+                crate::ops::metrics::queue_message("dead_lettered");
                 return Decision::DeadLetter {
                     reason: rejection.reason,
                     job_id: rejection.job_id,
@@ -53,18 +54,21 @@ impl DeliveryHandler for Intake {
         match jobs::record(&self.ctx.pool, &spec, self.ctx.settings.max_attempts).await {
             Ok(RecordOutcome::Created(_)) => {
                 tracing::info!("job recorded");
+                crate::ops::metrics::queue_message("recorded");
                 self.wake.notify_one();
                 Decision::Ack
             }
             Ok(RecordOutcome::Existing(row)) => {
                 // A redelivery or a duplicate: the row already decides what happens to the job.
                 tracing::info!(status = ?row.status, "duplicate delivery of a known job; acknowledged");
+                crate::ops::metrics::queue_message("duplicate");
                 self.wake.notify_one();
                 Decision::Ack
             }
             Err(e) => {
                 // Postgres is away: keep the message; the pause keeps a redelivery loop slow.
                 tracing::warn!("could not record the job, requeueing: {e:#}");
+                crate::ops::metrics::queue_message("requeued");
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 Decision::Requeue
             }

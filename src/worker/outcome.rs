@@ -33,6 +33,20 @@ pub enum RunEnd {
     },
 }
 
+impl RunEnd {
+    /// `cc_export_job_runs_total{outcome}`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            RunEnd::Done { .. } => "succeeded",
+            RunEnd::Drained => "drained",
+            RunEnd::LeaseLost => "lease_lost",
+            RunEnd::Retry { .. } => "retry",
+            RunEnd::Abort { .. } => "failed",
+            RunEnd::QuotaWait { .. } => "quota_wait",
+        }
+    }
+}
+
 /// Exponential delay between attempts: 5 s, 10 s, 20 s … capped at 5 min.
 pub fn retry_delay(attempts: i32) -> Duration {
     let exp = attempts.clamp(1, 8) as u32 - 1;
@@ -69,10 +83,10 @@ pub fn classify(err: anyhow::Error, attempts: i32) -> RunEnd {
                 retry(message, attempts)
             };
         }
-        if let Some(e) = cause.downcast_ref::<StoreError>() {
-            if e.is_permanent() {
-                return RunEnd::Abort { error: message };
-            }
+        if let Some(e) = cause.downcast_ref::<StoreError>()
+            && e.is_permanent()
+        {
+            return RunEnd::Abort { error: message };
         }
     }
     retry(message, attempts)

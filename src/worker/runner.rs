@@ -37,8 +37,11 @@ pub async fn run_job(
             from_rows = job.total_processed,
             "job started"
         );
+        let started = std::time::Instant::now();
+        crate::ops::metrics::job_started();
         let (end, sink) = execute(&ctx, &job, &stop, &cancelled).await;
-        settle(&ctx, &job, end, sink).await;
+        let outcome = settle(&ctx, &job, end, sink).await;
+        crate::ops::metrics::job_ended(outcome, started.elapsed());
     }
     .instrument(span)
     .await
@@ -175,8 +178,15 @@ async fn keep_lease(ctx: Arc<WorkerContext>, job_id: uuid::Uuid, lost: Cancellat
     }
 }
 
-async fn settle(ctx: &WorkerContext, job: &JobRow, end: RunEnd, sink: Option<S3Sink>) {
+/// Records how the run ended; returns the outcome's metric label.
+async fn settle(
+    ctx: &WorkerContext,
+    job: &JobRow,
+    end: RunEnd,
+    sink: Option<S3Sink>,
+) -> &'static str {
     let (pool, me) = (&ctx.pool, ctx.settings.worker_id.as_str());
+    let mut outcome = end.label();
     let result = match end {
         RunEnd::Done { rows, bytes } => {
             tracing::info!(rows, bytes, key = %job.output_key, "job succeeded");
@@ -187,11 +197,12 @@ async fn settle(ctx: &WorkerContext, job: &JobRow, end: RunEnd, sink: Option<S3S
             jobs::release(pool, job.id, me).await.map(|_| ())
         }
         RunEnd::LeaseLost => {
-            if let Ok(Some(row)) = jobs::get(pool, job.id).await {
-                if row.status == JobStatus::Cancelled {
-                    tracing::info!("job cancelled; aborting its upload");
-                    abort(ctx, job, sink).await;
-                }
+            if let Ok(Some(row)) = jobs::get(pool, job.id).await
+                && row.status == JobStatus::Cancelled
+            {
+                outcome = "cancelled";
+                tracing::info!("job cancelled; aborting its upload");
+                abort(ctx, job, sink).await;
             }
             Ok(())
         }
@@ -210,6 +221,7 @@ async fn settle(ctx: &WorkerContext, job: &JobRow, end: RunEnd, sink: Option<S3S
         RunEnd::Retry { error, delay } => {
             match jobs::retry_later(pool, job.id, me, &error, delay).await {
                 Ok(JobStatus::Failed) => {
+                    outcome = "failed";
                     tracing::error!(%error, "job failed: attempts used up");
                     abort(ctx, job, sink).await;
                     Ok(())
@@ -232,6 +244,7 @@ async fn settle(ctx: &WorkerContext, job: &JobRow, end: RunEnd, sink: Option<S3S
         // The lease runs out and the job is picked up again from its checkpoint.
         tracing::error!("could not record the job's outcome: {e:#}");
     }
+    outcome
 }
 
 /// Aborts the job's multipart upload, if any, and forgets it on the row. Not through the

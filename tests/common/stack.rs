@@ -120,11 +120,36 @@ impl Stack {
             // One chain unless a test asks for windows: tests count requests and contacts, and
             // `auto` decides on the (debug, loaded) simulator's answer time.
             .env("EXPORT_PARTITIONS", "off")
+            // Several workers per machine: each takes a free port and logs it.
+            .env("METRICS_ADDR", "127.0.0.1:0")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
         cmd
+    }
+
+    /// The `http://host:port` a worker serves `/metrics`, `/healthz` and `/readyz` on, read from
+    /// its log (it binds port 0); waits up to `within` for the line.
+    pub async fn metrics_url(&self, name: &str, within: Duration) -> String {
+        const MARK: &str = "metrics and health endpoints on http://";
+        let deadline = Instant::now() + within;
+        loop {
+            let log = std::fs::read_to_string(self.log_path(name)).unwrap_or_default();
+            if let Some(at) = log.find(MARK) {
+                let addr: String = log[at + MARK.len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']'))
+                    .collect();
+                return format!("http://{addr}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "worker {name} logged no metrics address within {within:?}:\n{}",
+                tail(&log, 4000)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub fn log_path(&self, name: &str) -> PathBuf {

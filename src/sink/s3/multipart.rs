@@ -47,6 +47,7 @@ pub(super) async fn upload_part(
     part_number: i32,
     body: Bytes,
 ) -> Result<String, S3SinkError> {
+    let (started, bytes) = (std::time::Instant::now(), body.len() as u64);
     let out = client
         .upload_part()
         .bucket(&loc.bucket)
@@ -56,11 +57,12 @@ pub(super) async fn upload_part(
         .content_length(body.len() as i64)
         .body(ByteStream::from(body))
         .send()
-        .await
-        .map_err(|e| match error_code(&e) {
-            Some("NoSuchUpload") => gone(loc),
-            _ => S3SinkError::request("UploadPart", &loc.bucket, &loc.key, e),
-        })?;
+        .await;
+    crate::ops::metrics::uploaded("UploadPart", out.is_ok(), bytes, started.elapsed());
+    let out = out.map_err(|e| match error_code(&e) {
+        Some("NoSuchUpload") => gone(loc),
+        _ => S3SinkError::request("UploadPart", &loc.bucket, &loc.key, e),
+    })?;
     out.e_tag.ok_or_else(|| S3SinkError::Request {
         op: "UploadPart",
         bucket: loc.bucket.clone(),
@@ -178,7 +180,8 @@ pub(super) async fn put_object(
     content_type: Option<&str>,
     rows: u64,
 ) -> Result<(), S3SinkError> {
-    client
+    let (started, bytes) = (std::time::Instant::now(), body.len() as u64);
+    let out = client
         .put_object()
         .bucket(&loc.bucket)
         .key(&loc.key)
@@ -188,8 +191,9 @@ pub(super) async fn put_object(
         .content_length(body.len() as i64)
         .body(ByteStream::from(body))
         .send()
-        .await
-        .map_err(|e| S3SinkError::request("PutObject", &loc.bucket, &loc.key, e))?;
+        .await;
+    crate::ops::metrics::uploaded("PutObject", out.is_ok(), bytes, started.elapsed());
+    out.map_err(|e| S3SinkError::request("PutObject", &loc.bucket, &loc.key, e))?;
     Ok(())
 }
 
