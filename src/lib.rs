@@ -3,7 +3,8 @@
 //! Data flow: `queue` (jobs in) → `store` (the job table, the source of truth) → `worker`
 //! (claims and runs jobs) → `cc` (API client) → `export` (pipeline, checkpoints) → `encode`
 //! (CSV/NDJSON) → `sink` (file or S3 multipart). `sim` is the Constant Contact simulator;
-//! `cli` the commands; `startup` wires them.
+//! `cli` the commands; `startup` wires them. `schedule` (cron + job template) feeds scheduled
+//! syncs: `store::schedules` holds them, `worker` enqueues their due runs.
 
 pub mod cc;
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod encode;
 pub mod export;
 pub mod job;
 pub mod queue;
+pub mod schedule;
 pub mod secret;
 pub mod sim;
 pub mod sink;

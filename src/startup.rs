@@ -26,6 +26,9 @@ pub struct WorkerArgs {
     /// Attempts before a job that keeps failing transiently is marked failed.
     #[arg(long, env = "WORKER_MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..=100))]
     pub max_attempts: i32,
+    /// Seconds between two checks for due scheduled runs (`cc-export schedules`).
+    #[arg(long, env = "WORKER_SCHEDULE_POLL_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub schedule_poll_secs: u64,
     #[command(flatten)]
     pub db: DbSettings,
     #[command(flatten)]
@@ -45,6 +48,8 @@ pub struct WorkerSettings {
     pub lease: Duration,
     pub heartbeat: Duration,
     pub poll: Duration,
+    /// Between two checks for due scheduled runs.
+    pub schedule_poll: Duration,
     pub max_attempts: i32,
     pub partitions: crate::export::Partitions,
 }
@@ -123,6 +128,7 @@ pub async fn build_worker(args: WorkerArgs) -> anyhow::Result<WorkerContext> {
             lease,
             heartbeat: lease / 4,
             poll: Duration::from_secs(2),
+            schedule_poll: Duration::from_secs(args.schedule_poll_secs),
             max_attempts: args.max_attempts,
             partitions: args.api.partitions,
         },
