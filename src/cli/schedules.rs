@@ -132,7 +132,7 @@ fn new_schedule(a: AddArgs) -> anyhow::Result<NewSchedule> {
         output_key: a.output_key,
     };
     template
-        .spec(Uuid::nil(), &a.account, &a.user, None, &a.export_prefix)
+        .spec(Uuid::new_v4(), &a.account, &a.user, None, &a.export_prefix)
         .map_err(|r| anyhow::anyhow!("invalid job fields: {}", r.reason))
         .context("schedule not added")?;
     Ok(NewSchedule {

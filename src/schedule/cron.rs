@@ -16,7 +16,9 @@ const SHAPE: &str =
 pub enum CronExprError {
     #[error("invalid cron expression {expr:?}: {reason} ({SHAPE})")]
     Invalid { expr: String, reason: String },
-    #[error("cron expression {expr:?} has no time after {after} (e.g. February 30th)")]
+    #[error(
+        "cron expression {expr:?} never fires (it names no date that exists, e.g. 30 February)"
+    )]
     NeverFires { expr: String, after: OffsetDateTime },
 }
 
