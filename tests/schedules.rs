@@ -41,6 +41,13 @@ fn cli(database_url: &str, args: &[&str]) -> Output {
         .expect("run cc-export")
 }
 
+/// `cc-export schedules add --cron CRON` and the other flags (`rest`, split on whitespace).
+fn add(database_url: &str, cron: &str, rest: &str) -> Output {
+    let mut args = vec!["schedules", "add", "--cron", cron];
+    args.extend(rest.split_whitespace());
+    cli(database_url, &args)
+}
+
 fn ok(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -102,25 +109,8 @@ async fn db_now(pool: &PgPool) -> OffsetDateTime {
 async fn cli_adds_lists_and_removes_schedules_and_refuses_a_bad_cron() {
     let db = fresh_db().await;
     let url = db.url();
-    let out = cli(
-        &url,
-        &[
-            "schedules",
-            "add",
-            "--cron",
-            "30 3 * * *",
-            "--account",
-            "acct-9",
-            "--user",
-            "u1",
-            "--name",
-            "nightly",
-            "--format",
-            "ndjson",
-            "--gzip",
-            "--incremental",
-        ],
-    );
+    let rest = "--account acct-9 --user u1 --name nightly --format ndjson --gzip --incremental";
+    let out = add(&url, "30 3 * * *", rest);
     let id: Uuid = ok(&out).trim().parse().expect("add prints the schedule id");
     let row = schedules::get(&db.pool, id).await.unwrap().unwrap();
     assert_eq!(row.cron, "30 3 * * *");
@@ -151,44 +141,16 @@ async fn cli_adds_lists_and_removes_schedules_and_refuses_a_bad_cron() {
     assert_eq!(json[0]["spec"]["format"], "ndjson");
     assert_eq!(json[0]["last_job_status"], serde_json::Value::Null);
 
-    let add = |cron: &'static str| {
-        cli(
-            &url,
-            &[
-                "schedules",
-                "add",
-                "--cron",
-                cron,
-                "--account",
-                "a",
-                "--user",
-                "u",
-            ],
-        )
-    };
+    let add_cron = |cron: &str| add(&url, cron, "--account a --user u");
     refused(
-        &add("61 * * * *"),
+        &add_cron("61 * * * *"),
         2,
         "invalid cron expression \"61 * * * *\"",
     );
-    refused(&add("0 * * * * *"), 2, "five fields");
-    refused(&add("every day"), 2, "invalid cron expression");
-    refused(&add("0 0 30 2 *"), 2, "never fires");
-    let out = cli(
-        &url,
-        &[
-            "schedules",
-            "add",
-            "--cron",
-            "@daily",
-            "--account",
-            "a",
-            "--user",
-            "u",
-            "--batch-size",
-            "0",
-        ],
-    );
+    refused(&add_cron("0 * * * * *"), 2, "five fields");
+    refused(&add_cron("every day"), 2, "invalid cron expression");
+    refused(&add_cron("0 0 30 2 *"), 2, "never fires");
+    let out = add(&url, "@daily", "--account a --user u --batch-size 0");
     refused(&out, 1, "invalid job fields: batch_size");
     assert_eq!(schedules::list(&db.pool, None).await.unwrap().len(), 1);
 
@@ -402,22 +364,12 @@ async fn two_workers_enqueue_a_due_schedule_once_and_run_it() {
     st.put_tokens(stack::ACCOUNT, stack::USER).await;
     st.env
         .push(("WORKER_SCHEDULE_POLL_SECS".into(), "1".into()));
-    let out = cli(
-        &st.db.url(),
-        &[
-            "schedules",
-            "add",
-            "--cron",
-            YEARLY,
-            "--account",
-            stack::ACCOUNT,
-            "--user",
-            stack::USER,
-            "--incremental",
-            "--batch-size",
-            "250",
-        ],
+    let rest = format!(
+        "--account {} --user {} --incremental --batch-size 250",
+        stack::ACCOUNT,
+        stack::USER
     );
+    let out = add(&st.db.url(), YEARLY, &rest);
     let id: Uuid = ok(&out).trim().parse().unwrap();
     let pool = st.db.pool.clone();
     make_due(&pool, id, db_now(&pool).await - time::Duration::MINUTE).await;

@@ -37,7 +37,11 @@ pub async fn run(ctx: Arc<WorkerContext>, wake: Arc<Notify>, shutdown: Cancellat
                 tracing::debug!(enqueued = runs.len(), "schedules checked");
                 if !runs.is_empty() {
                     wake.notify_one();
-                    publish(&ctx, &runs).await;
+                    // A broker that is away must not hold up a shutdown: the rows are safe.
+                    tokio::select! {
+                        _ = publish(&ctx, &runs) => {}
+                        _ = shutdown.cancelled() => return,
+                    }
                 }
                 runs.len() as i64 >= BATCH
             }

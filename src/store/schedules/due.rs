@@ -63,11 +63,13 @@ pub async fn enqueue_due(
     limit: i64,
 ) -> Result<Tick, ScheduleError> {
     let mut tx = pool.begin().await?;
-    let (locked, now): (bool, OffsetDateTime) =
-        sqlx::query_as("SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema())), now()")
-            .bind(LOCK_CLASS)
-            .fetch_one(&mut *tx)
-            .await?;
+    let (locked, now): (bool, OffsetDateTime) = sqlx::query_as(
+        // current_schema() is NULL when no schema of the search path exists.
+        "SELECT pg_try_advisory_xact_lock($1, hashtext(coalesce(current_schema(), ''))), now()",
+    )
+    .bind(LOCK_CLASS)
+    .fetch_one(&mut *tx)
+    .await?;
     if !locked {
         tx.rollback().await?;
         return Ok(Tick::Busy);
