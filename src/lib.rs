@@ -3,7 +3,8 @@
 //! Data flow: `queue` (jobs in) → `store` (the job table, the source of truth) → `worker`
 //! (claims and runs jobs) → `cc` (API client) → `export` (pipeline, checkpoints) → `encode`
 //! (CSV/NDJSON) → `sink` (file or S3 multipart). `sim` is the Constant Contact simulator;
-//! `cli` the commands; `startup` wires them; `ops` serves metrics and health.
+//! `cli` the commands; `startup` wires them; `ops` serves metrics and health. `schedule` (cron +
+//! job template) feeds scheduled syncs: `store::schedules` holds them, `worker` enqueues due runs.
 
 pub mod cc;
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod export;
 pub mod job;
 pub mod ops;
 pub mod queue;
+pub mod schedule;
 pub mod secret;
 pub mod sim;
 pub mod sink;

@@ -29,6 +29,9 @@ pub struct WorkerArgs {
     /// `/metrics`, `/healthz` and `/readyz` listen here (port 0: a free port, logged).
     #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9464")]
     pub metrics_addr: std::net::SocketAddr,
+    /// Seconds between two checks for due scheduled runs (`cc-export schedules`).
+    #[arg(long, env = "WORKER_SCHEDULE_POLL_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub schedule_poll_secs: u64,
     #[command(flatten)]
     pub db: DbSettings,
     #[command(flatten)]
@@ -48,6 +51,8 @@ pub struct WorkerSettings {
     pub lease: Duration,
     pub heartbeat: Duration,
     pub poll: Duration,
+    /// Between two checks for due scheduled runs.
+    pub schedule_poll: Duration,
     pub max_attempts: i32,
     pub partitions: crate::export::Partitions,
 }
@@ -126,6 +131,7 @@ pub async fn build_worker(args: WorkerArgs) -> anyhow::Result<WorkerContext> {
             lease,
             heartbeat: lease / 4,
             poll: Duration::from_secs(2),
+            schedule_poll: Duration::from_secs(args.schedule_poll_secs),
             max_attempts: args.max_attempts,
             partitions: args.api.partitions,
         },

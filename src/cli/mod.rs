@@ -6,6 +6,7 @@ mod enqueue;
 mod export;
 mod jobs;
 mod migrate;
+mod schedules;
 mod sim;
 mod tokens;
 mod worker;
@@ -46,6 +47,8 @@ enum Command {
     Tokens(tokens::TokensArgs),
     /// List, inspect, cancel and retry export jobs.
     Jobs(jobs::JobsArgs),
+    /// Add, list and remove scheduled syncs (cron, UTC); workers enqueue each due run once.
+    Schedules(schedules::SchedulesArgs),
 }
 
 /// Exit codes: 0 done, 1 failed, 2 bad usage (clap), 3 re-authentication required,
@@ -67,6 +70,7 @@ pub async fn main() -> ExitCode {
         Command::Migrate(args) => migrate::run(args).await,
         Command::Tokens(args) => tokens::run(args).await,
         Command::Jobs(args) => jobs::run(args).await,
+        Command::Schedules(args) => schedules::run(args).await,
     };
     match result {
         Ok(code) => code,

@@ -1,11 +1,12 @@
 //! Postgres: the job table (lifecycle and leases), the part ledger of S3 multipart uploads, the
-//! encrypted OAuth tokens and the API key's shared rate limit and daily quota. Runtime-checked queries with bound parameters only.
+//! encrypted OAuth tokens, the API key's shared rate limit and daily quota, and the export schedules. Runtime-checked queries with bound parameters only.
 
 pub mod crypto;
 pub mod error;
 pub mod jobs;
 pub mod parts;
 pub mod rate_gate;
+pub mod schedules;
 pub mod token_source;
 pub mod tokens;
 

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::cancellations::{self, Running};
 use super::intake::Intake;
 use super::runner::run_job;
+use super::schedules;
 use super::sweeper;
 use crate::queue;
 use crate::startup::WorkerContext;
@@ -30,6 +31,7 @@ pub async fn run(ctx: Arc<WorkerContext>, shutdown: CancellationToken) -> anyhow
         tokio::spawn(async move { queue::run(&amqp, concurrency as u16, intake, stop).await })
     };
     let sweeper = tokio::spawn(sweeper::run(ctx.clone(), shutdown.clone()));
+    let schedules = tokio::spawn(schedules::run(ctx.clone(), wake.clone(), shutdown.clone()));
     let running_jobs = Running::default();
     let listener = tokio::spawn(cancellations::listen(
         ctx.clone(),
@@ -85,6 +87,7 @@ pub async fn run(ctx: Arc<WorkerContext>, shutdown: CancellationToken) -> anyhow
         Ok(Ok(())) => {}
     }
     let _ = sweeper.await;
+    let _ = schedules.await;
     let _ = listener.await;
     tracing::info!("worker stopped");
     Ok(())
