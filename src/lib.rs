@@ -3,8 +3,9 @@
 //! Data flow: `queue` (jobs in) → `store` (the job table, the source of truth) → `worker`
 //! (claims and runs jobs) → `cc` (API client) → `export` (pipeline, checkpoints) → `encode`
 //! (CSV/NDJSON) → `sink` (file or S3 multipart). `sim` is the Constant Contact simulator;
-//! `cli` the commands; `startup` wires them.
+//! `api` the HTTP API (`serve`); `cli` the commands; `startup` wires them.
 
+pub mod api;
 pub mod cc;
 pub mod cli;
 pub mod config;
