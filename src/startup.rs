@@ -190,12 +190,14 @@ pub async fn build_api(args: ServeArgs) -> anyhow::Result<ApiState> {
     let mut client_config = cc.client_config;
     // One attempt: the caller gets Constant Contact's 429 or failure at once and retries itself.
     client_config.max_attempts = 1;
+    let http = crate::cc::ContactsClient::http_client(&client_config)?;
     Ok(ApiState::new(ApiContext {
         pool,
         jwt,
         token_key,
         oauth: cc.oauth,
         client_config,
+        http,
         limiter: cc.limiter,
         rate_gate: cc.rate_gate,
         publisher: JobPublisher::new(args.amqp.clone()),

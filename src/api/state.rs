@@ -19,6 +19,8 @@ pub struct ApiContext {
     /// For the lists route: one attempt per call, so a 429 or a failure reaches the caller at
     /// once instead of holding the request through backoffs.
     pub client_config: ClientConfig,
+    /// Built once from `client_config` (building one loads the TLS roots).
+    pub http: reqwest::Client,
     /// The API key's pacing in this process, and the slots shared with the workers (Postgres):
     /// the API's calls count against the same key.
     pub limiter: Arc<ApiLimiter>,
@@ -56,10 +58,13 @@ impl ApiState {
         &self,
         tokens: Arc<DbTokenSource>,
     ) -> Result<ContactsClient, crate::cc::CcError> {
-        Ok(
-            ContactsClient::new(self.client_config.clone(), tokens, self.limiter.clone())?
-                .with_gate(self.rate_gate.clone()),
-        )
+        Ok(ContactsClient::with_http(
+            self.client_config.clone(),
+            self.http.clone(),
+            tokens,
+            self.limiter.clone(),
+        )?
+        .with_gate(self.rate_gate.clone()))
     }
 }
 
