@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Query, State};
-use serde::{Deserialize, Serialize};
+use axum::extract::{RawQuery, State};
+use serde::Serialize;
 
 use super::auth::Caller;
 use super::error::ApiError;
@@ -18,11 +18,26 @@ use crate::cc::{ContactsPage, ContactsQuery, Include, TokenSource};
 pub const DEFAULT_LIMIT: u16 = 20;
 pub const MAX_LIMIT: u16 = 500;
 
-/// Both parameters as text, so a bad one gets the seed's error shape, not axum's.
-#[derive(Debug, Deserialize)]
+/// Both parameters as text, read by hand so that a bad or repeated one gets the seed's error
+/// shape rather than axum's plain-text rejection (the last of a repeated one wins).
+#[derive(Debug, Default, PartialEq)]
 pub struct ListsParams {
     limit: Option<String>,
     page: Option<String>,
+}
+
+impl ListsParams {
+    pub fn parse(query: Option<&str>) -> Self {
+        let mut params = ListsParams::default();
+        for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            match k.as_ref() {
+                "limit" => params.limit = Some(v.into_owned()),
+                "page" => params.page = Some(v.into_owned()),
+                _ => {}
+            }
+        }
+        params
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -64,8 +79,9 @@ pub fn parse_limit(raw: Option<&str>) -> Result<u16, ApiError> {
 pub async fn list_contacts(
     State(state): State<ApiState>,
     caller: Caller,
-    Query(params): Query<ListsParams>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<ListsResponse>, ApiError> {
+    let params = ListsParams::parse(query.as_deref());
     let limit = parse_limit(params.limit.as_deref())?;
     let cursor = params.page.filter(|p| !p.is_empty());
     let tokens = Arc::new(state.token_source(&caller.account_id, &caller.user_id));
@@ -138,6 +154,16 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn parameters_are_read_by_hand() {
+        let p = ListsParams::parse(Some("limit=100&page=eyJpZCI6IjEwMCJ9&limit=250&x=1"));
+        assert_eq!(p.limit.as_deref(), Some("250"));
+        assert_eq!(p.page.as_deref(), Some("eyJpZCI6IjEwMCJ9"));
+        assert_eq!(ListsParams::parse(None), ListsParams::default());
+        let p = ListsParams::parse(Some("page=a%2Bb%3D"));
+        assert_eq!(p.page.as_deref(), Some("a+b="));
     }
 
     #[test]
