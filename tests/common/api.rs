@@ -7,7 +7,9 @@ use std::process::{Child, Command, Stdio};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 
-use super::stack::{BIN, Stack};
+use cc_export::api::EXPORTS_PATH;
+
+use super::stack::{ACCOUNT, BIN, Stack, USER};
 
 pub const SECRET: &str = "test-secret-of-at-least-32-bytes!!";
 pub const RSA_PRIVATE: &str = include_str!("../fixtures/jwt/rsa_private.pem");
@@ -144,4 +146,22 @@ pub fn alg_none(claims: &Value) -> String {
         b64.encode(br#"{"alg":"none","typ":"JWT"}"#),
         b64.encode(claims.to_string())
     )
+}
+
+/// A valid HS256 token for the stack's account and user.
+pub fn token() -> String {
+    hs256(&claims(ACCOUNT, USER, 600), SECRET)
+}
+
+pub fn export_path(id: &str) -> String {
+    format!("{EXPORTS_PATH}/{id}")
+}
+
+/// A 401 in the seed's shape, with `reason` as the refusal.
+pub fn assert_unauthorized(status: u16, body: &Value, reason: &str) {
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["success"], false);
+    assert_eq!(body["errno"], 400);
+    assert_eq!(body["status"], "Unauthorized User");
+    assert_eq!(body["error"], reason, "{body}");
 }
