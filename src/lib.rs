@@ -3,9 +3,11 @@
 //! Data flow: `queue` (jobs in) → `store` (the job table, the source of truth) → `worker`
 //! (claims and runs jobs) → `cc` (API client) → `export` (pipeline, checkpoints) → `encode`
 //! (CSV/NDJSON) → `sink` (file or S3 multipart). `sim` is the Constant Contact simulator;
-//! `cli` the commands; `startup` wires them; `ops` serves metrics and health. `schedule` (cron +
-//! job template) feeds scheduled syncs: `store::schedules` holds them, `worker` enqueues due runs.
+//! `cli` the commands; `startup` wires them; `api` is the HTTP API (`serve`); `ops` serves metrics
+//! and health. `schedule` (cron + job template) feeds scheduled syncs: `store::schedules` holds
+//! them, `worker` enqueues due runs.
 
+pub mod api;
 pub mod cc;
 pub mod cli;
 pub mod config;

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::api::publisher::JobPublisher;
+use crate::api::{ApiContext, ApiState, JwtSettings, JwtVerifier};
 use crate::cc::{ApiLimiter, ClientConfig, OAuthClient, OAuthConfig, SharedGate};
 use crate::config::{AmqpSettings, ApiSettings, DbSettings, S3Settings, TokenKeySettings};
 use crate::sink::s3::s3_client;
@@ -78,41 +80,61 @@ pub fn user_agent() -> String {
     format!("cc-export/{}", env!("CARGO_PKG_VERSION"))
 }
 
-pub async fn build_worker(args: WorkerArgs) -> anyhow::Result<WorkerContext> {
-    let (Some(client_id), Some(client_secret)) =
-        (args.api.client_id.clone(), args.api.client_secret.clone())
+/// The Constant Contact side every process using the API key shares: OAuth client, v3 client
+/// settings, this process's limiter and the key's gate in Postgres.
+struct CcWiring {
+    oauth: OAuthClient,
+    client_config: ClientConfig,
+    limiter: Arc<ApiLimiter>,
+    rate_gate: Arc<dyn SharedGate>,
+}
+
+fn cc_wiring(api: &ApiSettings, pool: &sqlx::PgPool, role: &str) -> anyhow::Result<CcWiring> {
+    let (Some(client_id), Some(client_secret)) = (api.client_id.clone(), api.client_secret.clone())
     else {
         anyhow::bail!(
-            "CC_CLIENT_ID and CC_CLIENT_SECRET are required: the worker refreshes OAuth tokens"
+            "CC_CLIENT_ID and CC_CLIENT_SECRET are required: the {role} refreshes OAuth tokens"
         );
     };
-    args.api.check_tls()?;
-    let key = args
-        .token_key
-        .token_encryption_key
-        .as_ref()
-        .context("TOKEN_ENCRYPTION_KEY is required: stored tokens are encrypted")?;
-    let token_key = TokenKey::from_base64(key.expose()).context("TOKEN_ENCRYPTION_KEY")?;
-    let bucket = args.s3.s3_bucket.clone().context("S3_BUCKET is required")?;
-    let concurrency = args.concurrency as usize;
-    let pool = store::connect(args.db.database_url.expose(), db_connections(concurrency)).await?;
+    api.check_tls()?;
     let oauth = OAuthClient::new(OAuthConfig {
-        auth_url: args.api.auth_url.clone(),
+        auth_url: api.auth_url.clone(),
         client_id: client_id.clone(),
         client_secret,
         user_agent: user_agent(),
-        timeout: args.api.request_timeout(),
+        timeout: api.request_timeout(),
     })?;
-    let mut client_config = ClientConfig::new(args.api.api_base_url.clone());
+    let mut client_config = ClientConfig::new(api.api_base_url.clone());
     client_config.user_agent = user_agent();
-    client_config.request_timeout = args.api.request_timeout();
+    client_config.request_timeout = api.request_timeout();
+    Ok(CcWiring {
+        oauth,
+        client_config,
+        limiter: ApiLimiter::for_key(&client_id, api.rate_limit_rps),
+        rate_gate: Arc::new(PgRateGate::new(
+            pool.clone(),
+            &client_id,
+            api.rate_limit_rps,
+            api.daily_quota,
+        )),
+    })
+}
+
+fn token_key(settings: &TokenKeySettings) -> anyhow::Result<TokenKey> {
+    let key = settings
+        .token_encryption_key
+        .as_ref()
+        .context("TOKEN_ENCRYPTION_KEY is required: stored tokens are encrypted")?;
+    TokenKey::from_base64(key.expose()).context("TOKEN_ENCRYPTION_KEY")
+}
+
+pub async fn build_worker(args: WorkerArgs) -> anyhow::Result<WorkerContext> {
+    let token_key = token_key(&args.token_key)?;
+    let bucket = args.s3.s3_bucket.clone().context("S3_BUCKET is required")?;
+    let concurrency = args.concurrency as usize;
+    let pool = store::connect(args.db.database_url.expose(), db_connections(concurrency)).await?;
+    let cc = cc_wiring(&args.api, &pool, "worker")?;
     let lease = Duration::from_secs(args.lease_secs);
-    let rate_gate = Arc::new(PgRateGate::new(
-        pool.clone(),
-        &client_id,
-        args.api.rate_limit_rps,
-        args.api.daily_quota,
-    ));
     Ok(WorkerContext {
         pool,
         s3: s3_client(&args.s3).await?,
@@ -120,11 +142,11 @@ pub async fn build_worker(args: WorkerArgs) -> anyhow::Result<WorkerContext> {
         part_size: args.s3.s3_part_size_mib * 1024 * 1024,
         export_prefix: args.s3.export_prefix.clone(),
         amqp: args.amqp.clone(),
-        client_config,
-        oauth,
+        client_config: cc.client_config,
+        oauth: cc.oauth,
         token_key,
-        limiter: ApiLimiter::for_key(&client_id, args.api.rate_limit_rps),
-        rate_gate,
+        limiter: cc.limiter,
+        rate_gate: cc.rate_gate,
         settings: WorkerSettings {
             worker_id: args.worker_id.clone().unwrap_or_else(default_worker_id),
             concurrency,
@@ -136,6 +158,64 @@ pub async fn build_worker(args: WorkerArgs) -> anyhow::Result<WorkerContext> {
             partitions: args.api.partitions,
         },
     })
+}
+
+/// `cc-export serve`'s flags, plus the shared settings.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Listen address.
+    #[arg(long, env = "API_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// Seconds a presigned download URL stays valid.
+    #[arg(long, env = "API_DOWNLOAD_URL_TTL_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub download_url_ttl_secs: u64,
+    /// Attempts recorded on the jobs it creates (as WORKER_MAX_ATTEMPTS does for queued ones).
+    #[arg(long, env = "WORKER_MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..=100))]
+    pub max_attempts: i32,
+    #[command(flatten)]
+    pub jwt: JwtSettings,
+    #[command(flatten)]
+    pub db: DbSettings,
+    #[command(flatten)]
+    pub amqp: AmqpSettings,
+    #[command(flatten)]
+    pub s3: S3Settings,
+    #[command(flatten)]
+    pub api: ApiSettings,
+    #[command(flatten)]
+    pub token_key: TokenKeySettings,
+}
+
+/// Postgres connections of the API process (requests hold one briefly; a token refresh holds
+/// one for the OAuth round trip).
+const API_DB_CONNECTIONS: u32 = 16;
+
+pub async fn build_api(args: ServeArgs) -> anyhow::Result<ApiState> {
+    let jwt = JwtVerifier::from_settings(&args.jwt)?;
+    let token_key = token_key(&args.token_key)?;
+    let bucket = args.s3.s3_bucket.clone().context("S3_BUCKET is required")?;
+    let pool = store::connect(args.db.database_url.expose(), API_DB_CONNECTIONS).await?;
+    let cc = cc_wiring(&args.api, &pool, "API")?;
+    let mut client_config = cc.client_config;
+    // One attempt: the caller gets Constant Contact's 429 or failure at once and retries itself.
+    client_config.max_attempts = 1;
+    let http = crate::cc::ContactsClient::http_client(&client_config)?;
+    Ok(ApiState::new(ApiContext {
+        pool,
+        jwt,
+        token_key,
+        oauth: cc.oauth,
+        client_config,
+        http,
+        limiter: cc.limiter,
+        rate_gate: cc.rate_gate,
+        publisher: JobPublisher::new(args.amqp.clone()),
+        s3: s3_client(&args.s3).await?,
+        bucket,
+        export_prefix: args.s3.export_prefix.clone(),
+        max_attempts: args.max_attempts,
+        download_ttl: Duration::from_secs(args.download_url_ttl_secs),
+    }))
 }
 
 /// Most connections a worker opens. Its jobs touch the database briefly, a few times a minute

@@ -82,6 +82,28 @@ impl ContactsClient {
         tokens: Arc<dyn TokenSource>,
         limiter: Arc<ApiLimiter>,
     ) -> Result<Self, CcError> {
+        let http = Self::http_client(&cfg)?;
+        Self::with_http(cfg, http, tokens, limiter)
+    }
+
+    /// The HTTP client `new` builds for `cfg`. Building one loads the TLS trust roots, so a
+    /// process making a client per request (the API) builds this once and shares it.
+    pub fn http_client(cfg: &ClientConfig) -> Result<reqwest::Client, CcError> {
+        reqwest::Client::builder()
+            .user_agent(cfg.user_agent.clone())
+            .timeout(cfg.request_timeout)
+            .connect_timeout(cfg.connect_timeout)
+            .build()
+            .map_err(|e| CcError::Config(chain(&e)))
+    }
+
+    /// A client over an existing HTTP client (from [`Self::http_client`] with the same `cfg`).
+    pub fn with_http(
+        cfg: ClientConfig,
+        http: reqwest::Client,
+        tokens: Arc<dyn TokenSource>,
+        limiter: Arc<ApiLimiter>,
+    ) -> Result<Self, CcError> {
         if !matches!(cfg.base_url.scheme(), "http" | "https") || cfg.base_url.cannot_be_a_base() {
             return Err(CcError::Config(format!(
                 "base URL must be http(s): {}",
@@ -91,12 +113,6 @@ impl ContactsClient {
         if cfg.max_attempts == 0 {
             return Err(CcError::Config("max_attempts must be at least 1".into()));
         }
-        let http = reqwest::Client::builder()
-            .user_agent(cfg.user_agent.clone())
-            .timeout(cfg.request_timeout)
-            .connect_timeout(cfg.connect_timeout)
-            .build()
-            .map_err(|e| CcError::Config(chain(&e)))?;
         Ok(Self {
             cfg,
             http,

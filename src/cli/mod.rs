@@ -7,6 +7,7 @@ mod export;
 mod jobs;
 mod migrate;
 mod schedules;
+mod serve;
 mod sim;
 mod tokens;
 mod worker;
@@ -37,6 +38,8 @@ enum Command {
     Export(Box<export::ExportArgs>),
     /// Publish an export job to the queue (publisher confirms); print its job_id.
     Enqueue(Box<enqueue::EnqueueArgs>),
+    /// Serve the HTTP API (JWT auth): contacts page by page, export jobs over HTTP.
+    Serve(Box<crate::startup::ServeArgs>),
     /// Serve the Constant Contact simulator (v3 contacts + OAuth token endpoint).
     Sim(sim::SimArgs),
     /// Consume export jobs until SIGTERM/SIGINT, then hand running jobs back and exit 0.
@@ -65,6 +68,7 @@ pub async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Export(args) => export::run(*args).await,
         Command::Enqueue(args) => enqueue::run(*args).await,
+        Command::Serve(args) => serve::run(*args).await,
         Command::Sim(args) => sim::run(args).await,
         Command::Worker(args) => worker::run(*args).await,
         Command::Migrate(args) => migrate::run(args).await,

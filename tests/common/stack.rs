@@ -152,6 +152,11 @@ impl Stack {
         }
     }
 
+    /// TOKEN_ENCRYPTION_KEY of this stack, for other processes (`cc-export serve`).
+    pub fn key_b64(&self) -> &str {
+        &self.key_b64
+    }
+
     pub fn log_path(&self, name: &str) -> PathBuf {
         self.logs.path().join(format!("{name}.log"))
     }
