@@ -185,25 +185,34 @@ impl ContactsClient {
     }
 
     async fn fetch_page(&self, url: Url, cursor_request: bool) -> Result<ContactsPage, CcError> {
-        let raw: RawContactsPage = self.get_json(&url, "contacts", cursor_request).await?;
-        let next_href = raw.links.and_then(|l| l.next).map(|n| n.href);
-        let next_cursor = next_href
-            .as_deref()
-            .and_then(|h| cursor_of(&self.cfg.base_url, h));
-        Ok(ContactsPage {
-            contacts: raw.contacts,
-            contacts_count: raw.contacts_count,
-            next_href,
-            next_cursor,
+        let base = &self.cfg.base_url;
+        self.get_parsed(&url, "contacts", cursor_request, |body| {
+            ContactsPage::from_body(base, body)
         })
+        .await
     }
 
-    /// GET with retries; at most one token refresh per call.
+    /// GET with retries, the body parsed as JSON; at most one token refresh per call.
     async fn get_json<T: DeserializeOwned>(
         &self,
         url: &Url,
         what: &'static str,
         cursor_request: bool,
+    ) -> Result<T, CcError> {
+        self.get_parsed(url, what, cursor_request, |body| {
+            serde_json::from_slice(body).map_err(|e| malformed(what, body, &e))
+        })
+        .await
+    }
+
+    /// GET with retries, the body read by `parse` (a malformed body is retried like a
+    /// transport error); at most one token refresh per call.
+    async fn get_parsed<T>(
+        &self,
+        url: &Url,
+        what: &'static str,
+        cursor_request: bool,
+        parse: impl Fn(&[u8]) -> Result<T, CcError>,
     ) -> Result<T, CcError> {
         let policy = RetryPolicy {
             max_attempts: self.cfg.max_attempts,
@@ -212,17 +221,18 @@ impl ContactsClient {
         };
         let refreshed = AtomicBool::new(false);
         with_retries(policy, what, |_| {
-            self.attempt(url, what, cursor_request, &refreshed)
+            self.attempt(url, what, cursor_request, &refreshed, &parse)
         })
         .await
     }
 
-    async fn attempt<T: DeserializeOwned>(
+    async fn attempt<T>(
         &self,
         url: &Url,
         what: &'static str,
         cursor_request: bool,
         refreshed: &AtomicBool,
+        parse: &impl Fn(&[u8]) -> Result<T, CcError>,
     ) -> Result<T, CcError> {
         let mut token = self.tokens.access_token().await?;
         loop {
@@ -260,10 +270,31 @@ impl ContactsClient {
             }
             let body = resp.bytes().await.map_err(CcError::transport)?;
             self.latency.record(sent.elapsed());
-            return serde_json::from_slice(&body).map_err(|e| CcError::Malformed {
-                detail: format!("{what} body ({} bytes): {e}", body.len()),
-            });
+            return parse(&body);
         }
+    }
+}
+
+impl ContactsPage {
+    /// Reads a `GET /contacts` answer; `base_url` is the client's, for the cursor of the next
+    /// link.
+    pub fn from_body(base_url: &Url, body: &[u8]) -> Result<Self, CcError> {
+        let raw: RawContactsPage =
+            serde_json::from_slice(body).map_err(|e| malformed("contacts", body, &e))?;
+        let next_href = raw.links.and_then(|l| l.next).map(|n| n.href);
+        let next_cursor = next_href.as_deref().and_then(|h| cursor_of(base_url, h));
+        Ok(ContactsPage {
+            contacts: raw.contacts,
+            contacts_count: raw.contacts_count,
+            next_href,
+            next_cursor,
+        })
+    }
+}
+
+fn malformed(what: &str, body: &[u8], e: &serde_json::Error) -> CcError {
+    CcError::Malformed {
+        detail: format!("{what} body ({} bytes): {e}", body.len()),
     }
 }
 

@@ -8,7 +8,11 @@ use std::fmt::Write as _;
 
 /// Encodes contacts as CSV rows: `,` separated, CRLF terminated, a field quoted only when it
 /// holds `"`, `,`, CR or LF (`"` doubled inside), UTF-8 without BOM, one header line (only
-/// from [`Encoder::header`]). A missing value is an empty cell.
+/// from [`Encoder::header`]). A missing value is an empty cell; a row that would be empty (one
+/// column, empty value) is written `""` so that it stays a row. These are the `csv` crate's
+/// rules (`QuoteStyle::Necessary`, CRLF), written straight into the output buffer rather than
+/// through the crate's writer and its own buffer (~8 % of an export's CPU samples in a profile);
+/// the tests read every row back with the crate's reader.
 ///
 /// What each column holds (from the v3 `ContactResource`):
 /// - Email = `email_address.address`; Email Permission = `email_address.permission_to_send`.
@@ -33,7 +37,6 @@ pub struct CsvEncoder {
     /// Per slot, for the current row: index into `contact.custom_fields`, or `NONE`.
     found: Vec<usize>,
     escape_formulas: bool,
-    builder: csv::WriterBuilder,
     /// Reused for composed cells (joins, birthday) and escaped cells: no per-cell allocation.
     scratch: String,
     escaped: String,
@@ -54,24 +57,18 @@ impl CsvEncoder {
                 _ => NONE,
             })
             .collect();
-        let mut builder = csv::WriterBuilder::new();
-        builder
-            .quote_style(csv::QuoteStyle::Necessary)
-            .terminator(csv::Terminator::CRLF)
-            .has_headers(false);
         Self {
             columns: columns.to_vec(),
             slots,
             found: vec![NONE; slot_of_id.len()],
             slot_of_id,
             escape_formulas,
-            builder,
             scratch: String::new(),
             escaped: String::new(),
         }
     }
 
-    fn write_contact(&mut self, wtr: &mut Wtr<'_>, c: &ContactView<'_>) -> Result<(), csv::Error> {
+    fn write_contact(&mut self, out: &mut Vec<u8>, c: &ContactView<'_>) {
         let Self {
             columns,
             slots,
@@ -95,27 +92,30 @@ impl CsvEncoder {
         }
         let row = Row::new(c);
         let custom = c.custom_fields.as_deref().unwrap_or_default();
-        for (col, &slot) in columns.iter().zip(slots.iter()) {
+        let start = out.len();
+        for (n, (col, &slot)) in columns.iter().zip(slots.iter()).enumerate() {
             let field = (slot != NONE)
                 .then(|| found[slot])
                 .filter(|&i| i != NONE)
                 .map(|i| &custom[i]);
             let value = row.value(col, field, scratch);
-            write_cell(wtr, value, *escape_formulas, escaped)?;
+            write_cell(out, n == 0, value, *escape_formulas, escaped);
         }
-        wtr.write_record(None::<&[u8]>)
+        end_record(out, start);
     }
 }
 
-/// A csv writer appending straight to the caller's buffer: one per page (the builder is kept).
-type Wtr<'o> = csv::Writer<&'o mut Vec<u8>>;
-
+/// Appends one cell (after a `,` unless it is the first of its row).
 fn write_cell(
-    wtr: &mut Wtr<'_>,
+    out: &mut Vec<u8>,
+    first: bool,
     value: &str,
     escape_formulas: bool,
     escaped: &mut String,
-) -> Result<(), csv::Error> {
+) {
+    if !first {
+        out.push(b',');
+    }
     if escape_formulas
         && matches!(
             value.as_bytes().first(),
@@ -125,9 +125,37 @@ fn write_cell(
         escaped.clear();
         escaped.push('\'');
         escaped.push_str(value);
-        return wtr.write_field(escaped.as_bytes());
+        return write_field(out, escaped.as_bytes());
     }
-    wtr.write_field(value)
+    write_field(out, value.as_bytes());
+}
+
+/// RFC 4180 field: quoted only when it holds `"`, `,`, CR or LF, with `"` doubled inside.
+fn write_field(out: &mut Vec<u8>, value: &[u8]) {
+    if !value
+        .iter()
+        .any(|b| matches!(b, b'"' | b',' | b'\r' | b'\n'))
+    {
+        out.extend_from_slice(value);
+        return;
+    }
+    out.push(b'"');
+    for (i, part) in value.split(|&b| b == b'"').enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b"\"\"");
+        }
+        out.extend_from_slice(part);
+    }
+    out.push(b'"');
+}
+
+/// Ends the record begun at `start`: CRLF, after `""` when the record is empty (one column,
+/// empty value), which would otherwise read back as no record at all.
+fn end_record(out: &mut Vec<u8>, start: usize) {
+    if out.len() == start {
+        out.extend_from_slice(b"\"\"");
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// A row's cell values: the view already reduced the arrays to what the columns read.
@@ -227,23 +255,17 @@ fn joined<'c>(j: &'c Option<Joined<'_>>) -> Option<&'c str> {
 
 impl Encoder for CsvEncoder {
     fn header(&mut self, out: &mut Vec<u8>) {
-        let mut wtr = self.builder.from_writer(out);
-        let mut written = Ok(());
-        for col in &self.columns {
-            written = written.and_then(|()| {
-                write_cell(
-                    &mut wtr,
-                    col.header(),
-                    self.escape_formulas,
-                    &mut self.escaped,
-                )
-            });
+        let start = out.len();
+        for (i, col) in self.columns.iter().enumerate() {
+            write_cell(
+                out,
+                i == 0,
+                col.header(),
+                self.escape_formulas,
+                &mut self.escaped,
+            );
         }
-        let written = written
-            .and_then(|()| wtr.write_record(None::<&[u8]>))
-            .and_then(|()| Ok(wtr.flush()?));
-        // Writing into a Vec cannot fail.
-        written.expect("CSV header into memory");
+        end_record(out, start);
     }
 
     fn encode_page(
@@ -252,29 +274,19 @@ impl Encoder for CsvEncoder {
         out: &mut Vec<u8>,
     ) -> Result<usize, EncodeError> {
         let start = out.len();
-        let mut wtr = self.builder.from_writer(&mut *out);
-        let mut written = Ok(());
         for (index, raw) in contacts.iter().enumerate() {
-            written = match serde_json::from_str::<ContactView>(raw.get()) {
-                Ok(contact) => self
-                    .write_contact(&mut wtr, &contact)
-                    .map_err(|e| EncodeError::Io(e.into())),
-                Err(source) => Err(EncodeError::MalformedContact {
-                    index,
-                    contact_id: contact_id_of(raw),
-                    source,
-                }),
-            };
-            if written.is_err() {
-                break;
+            match serde_json::from_str::<ContactView>(raw.get()) {
+                Ok(contact) => self.write_contact(out, &contact),
+                Err(source) => {
+                    // Nothing of a failed page reaches the output.
+                    out.truncate(start);
+                    return Err(EncodeError::MalformedContact {
+                        index,
+                        contact_id: contact_id_of(raw),
+                        source,
+                    });
+                }
             }
-        }
-        let written = written.and_then(|()| Ok(wtr.flush()?));
-        drop(wtr);
-        if let Err(e) = written {
-            // Nothing of a failed page reaches the output.
-            out.truncate(start);
-            return Err(e);
         }
         Ok(contacts.len())
     }

@@ -153,7 +153,7 @@ impl Lanes {
             while let Some(page) = pages.next().await {
                 let chunk = page
                     .map_err(ExportError::from)
-                    .and_then(|page| encode(page, window, &mut *encoder, gzip, &mut header));
+                    .and_then(|page| encode_chunk(page, window, &mut *encoder, gzip, &mut header));
                 let stop = !matches!(&chunk, Ok(c) if !c.last);
                 if stop {
                     // Fetching is over: the next window may start while this one waits.
@@ -192,7 +192,9 @@ async fn room_for(shared: &Shared, window: usize) -> Option<OwnedSemaphorePermit
     }
 }
 
-fn encode(
+/// One page through the encoder (and a gzip member when asked): what a lane does to each page
+/// it fetched. `header`: write the output's header first, then clear it.
+pub fn encode_chunk(
     page: ContactsPage,
     window: usize,
     encoder: &mut dyn Encoder,

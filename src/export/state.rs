@@ -180,7 +180,21 @@ impl StateFile {
             })
     }
 
+    /// Replaces the state file, durably: a crash after this returns leaves this state.
     pub fn save(&self, state: &ExportState) -> Result<(), StateError> {
+        self.replace(state, true)
+    }
+
+    /// Like [`Self::save`] but without the directory fsync that makes the rename itself durable:
+    /// for the file sink's checkpoint after each page. A crash may then leave the previous
+    /// checkpoint, which is still a valid resume point (the output only grows between the two;
+    /// resume truncates it to that checkpoint's offset and fetches the pages after it again).
+    /// The directory fsync was ~3 % of a CSV export's CPU samples in a profile, once per page.
+    pub fn save_progress(&self, state: &ExportState) -> Result<(), StateError> {
+        self.replace(state, false)
+    }
+
+    fn replace(&self, state: &ExportState, durable_rename: bool) -> Result<(), StateError> {
         let io = |source| StateError::Io {
             path: self.path.clone(),
             source,
@@ -194,7 +208,9 @@ impl StateFile {
         f.write_all(&body).map_err(io)?;
         f.sync_all().map_err(io)?;
         fs::rename(&tmp, &self.path).map_err(io)?;
-        crate::sink::file::sync_parent(&self.path);
+        if durable_rename {
+            crate::sink::file::sync_parent(&self.path);
+        }
         Ok(())
     }
 

@@ -116,7 +116,7 @@ impl PageSink for FileSink {
         self.file.sync_data().map_err(|e| self.io(e))?;
         self.offset += chunk.len() as u64;
         self.state.record(after, self.offset);
-        self.state_file.save(&self.state)?;
+        self.state_file.save_progress(&self.state)?;
         Ok(())
     }
 
