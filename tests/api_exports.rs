@@ -140,7 +140,31 @@ async fn an_export_over_http_completes_and_downloads() {
             Some(json!({"job_id": job_id})),
         )
         .await;
-    assert_eq!(status, 409);
+    // Another account's job_id is answered like a missing job: its existence is not revealed.
+    assert_eq!(status, 404);
+    // A caller may only write inside its own account's folder: never over another's object.
+    let (status, body) = api
+        .call(
+            Method::POST,
+            EXPORTS_PATH,
+            Some(&other),
+            Some(json!({"output_key": format!("{ACCOUNT}/mine-now.csv")})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("output_key"),
+        "{body}"
+    );
+    let (status, body) = api
+        .call(
+            Method::POST,
+            EXPORTS_PATH,
+            Some(&other),
+            Some(json!({"output_key": "acct-2/fixed.csv"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
 }
 
 /// Polls `GET …/exports/{id}` until `status` (panics after a minute, with the last answer).

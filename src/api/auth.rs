@@ -29,6 +29,9 @@ pub struct JwtSettings {
     /// The claim naming the user whose stored tokens are used.
     #[arg(long, env = "JWT_USER_CLAIM", default_value = "uid")]
     pub jwt_user_claim: String,
+    /// When set, tokens must carry this `aud`; when not, `aud` is not checked.
+    #[arg(long, env = "JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,8 +77,20 @@ impl JwtVerifier {
         // One algorithm: a token signed otherwise (HS256 with the public key as secret, none)
         // never reaches signature checking.
         let mut validation = Validation::new(alg);
-        validation.set_required_spec_claims(&["exp"]);
         validation.validate_exp = true;
+        // A token not yet valid is refused too (jsonwebtoken leaves `nbf` unchecked by default).
+        validation.validate_nbf = true;
+        match &s.jwt_audience {
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                validation.set_required_spec_claims(&["exp", "aud"]);
+            }
+            // Without a configured audience, a token that names one is not refused for it.
+            None => {
+                validation.validate_aud = false;
+                validation.set_required_spec_claims(&["exp"]);
+            }
+        }
         Ok(Self {
             key,
             validation,
@@ -137,6 +152,7 @@ fn refusal(kind: &ErrorKind) -> String {
         ErrorKind::InvalidAlgorithm => "token algorithm not accepted".into(),
         ErrorKind::MissingRequiredClaim(c) => format!("token has no {c} claim"),
         ErrorKind::ImmatureSignature => "token not valid yet (nbf)".into(),
+        ErrorKind::InvalidAudience => "token audience not accepted".into(),
         ErrorKind::InvalidToken
         | ErrorKind::Base64(_)
         | ErrorKind::Json(_)
@@ -185,6 +201,7 @@ mod tests {
             jwt_public_key_pem: None,
             jwt_account_claim: "account_id".into(),
             jwt_user_claim: "uid".into(),
+            jwt_audience: None,
         })
         .unwrap()
     }
@@ -231,12 +248,40 @@ mod tests {
     }
 
     #[test]
+    fn nbf_is_checked_and_aud_only_when_configured() {
+        let reason = |v: &JwtVerifier, t: &str| match v.verify(t) {
+            Err(ApiError::Unauthorized { reason }) => reason,
+            other => panic!("{other:?}"),
+        };
+        let v = verifier();
+        let c = json!({"account_id": "a", "uid": "u", "exp": exp(3600), "nbf": exp(1800)});
+        assert_eq!(reason(&v, &token(c, SECRET)), "token not valid yet (nbf)");
+        let c = json!({"account_id": "a", "uid": "u", "exp": exp(60), "aud": "elsewhere"});
+        assert!(v.verify(&token(c.clone(), SECRET)).is_ok());
+
+        let v = JwtVerifier::from_settings(&JwtSettings {
+            jwt_secret: Some(Secret::new(SECRET)),
+            jwt_public_key_pem: None,
+            jwt_account_claim: "account_id".into(),
+            jwt_user_claim: "uid".into(),
+            jwt_audience: Some("cc-export".into()),
+        })
+        .unwrap();
+        assert_eq!(reason(&v, &token(c, SECRET)), "token audience not accepted");
+        let c = json!({"account_id": "a", "uid": "u", "exp": exp(60)});
+        assert_eq!(reason(&v, &token(c, SECRET)), "token has no aud claim");
+        let c = json!({"account_id": "a", "uid": "u", "exp": exp(60), "aud": "cc-export"});
+        assert!(v.verify(&token(c, SECRET)).is_ok());
+    }
+
+    #[test]
     fn a_short_secret_is_refused_at_startup() {
         let err = JwtVerifier::from_settings(&JwtSettings {
             jwt_secret: Some(Secret::new("short")),
             jwt_public_key_pem: None,
             jwt_account_claim: "account_id".into(),
             jwt_user_claim: "uid".into(),
+            jwt_audience: None,
         });
         assert!(matches!(err, Err(JwtConfigError::ShortSecret)));
     }

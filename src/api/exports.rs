@@ -140,6 +140,14 @@ pub async fn create_export(
     let spec = queue::parse(&message, None, &state.export_prefix)
         .map_err(|r| ApiError::BadRequest(r.reason))?;
     tracing::Span::current().record("job_id", tracing::field::display(spec.job_id));
+    // A caller writes only inside its own account's folder: another account's key (a fixed
+    // `output_key` of its schedule, say) could otherwise be overwritten, then presigned back.
+    if !in_account_folder(&spec.output_key, &state.export_prefix, &caller.account_id) {
+        return Err(ApiError::BadRequest(format!(
+            "output_key must start with \"{}/\" (your account's folder under the export prefix)",
+            caller.account_id
+        )));
+    }
     let row = match jobs::record(&state.pool, &spec, state.max_attempts).await? {
         RecordOutcome::Created(row) => row,
         // The same request again (a client retry): nothing new to publish.
@@ -153,9 +161,8 @@ pub async fn create_export(
                 }),
             ));
         }
-        RecordOutcome::Existing(_) => {
-            return Err(ApiError::Conflict("job_id is already taken".into()));
-        }
+        // Another account's job: answered like a missing one, as everywhere else.
+        RecordOutcome::Existing(_) => return Err(ApiError::NotFound { what: "export" }),
     };
     let published = match state.publisher.publish(&message, &row.id.to_string()).await {
         Ok(()) => true,
@@ -175,6 +182,13 @@ pub async fn create_export(
     ))
 }
 
+/// `key` lies under `{prefix}{account}/` (account ids hold no '/', so folders cannot nest).
+fn in_account_folder(key: &str, prefix: &str, account: &str) -> bool {
+    key.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix(account))
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
 /// The caller's job, or 404 (for a malformed id, a missing job and another account's alike).
 async fn own_job(state: &ApiState, caller: &Caller, id: &str) -> Result<JobRow, ApiError> {
     let not_found = || ApiError::NotFound { what: "export" };
@@ -192,7 +206,10 @@ pub async fn get_export(
     Path(id): Path<String>,
 ) -> Result<Json<ExportView>, ApiError> {
     let row = own_job(&state, &caller, &id).await?;
-    let done = row.status == JobStatus::Succeeded;
+    // Only objects inside the caller's folder are presigned: a queue producer may have put a
+    // job's output elsewhere, and that place is not the caller's to read.
+    let done = row.status == JobStatus::Succeeded
+        && in_account_folder(&row.output_key, &state.export_prefix, &caller.account_id);
     let mut view = ExportView::of(row);
     if done {
         let expires =

@@ -2,12 +2,18 @@
 //! use and reopened when it has died, so a broker restart costs one failed attempt, not the
 //! process.
 
+use std::time::Duration;
+
 use lapin::Connection;
 use lapin::types::FieldTable;
 use tokio::sync::Mutex;
 
 use crate::config::AmqpSettings;
 use crate::queue::{self, Publisher, QueueError};
+
+/// How long a request waits for the broker (connect + confirm) before answering
+/// `published: false`: the job row is recorded already and workers take it from the table.
+const PUBLISH_WAIT: Duration = Duration::from_secs(5);
 
 pub struct JobPublisher {
     amqp: AmqpSettings,
@@ -22,9 +28,24 @@ impl JobPublisher {
         }
     }
 
-    /// Publishes one job message and waits for the broker's confirm. A send on a connection
-    /// that broke since the last request is tried once more on a fresh one.
+    /// Publishes one job message and waits for the broker's confirm, at most `PUBLISH_WAIT`
+    /// (a blocked broker leaves the link dropped, so the next request opens a fresh one). A send
+    /// on a connection that broke since the last request is tried once more on a fresh one.
     pub async fn publish(&self, body: &[u8], job_id: &str) -> Result<(), QueueError> {
+        match tokio::time::timeout(PUBLISH_WAIT, self.publish_confirmed(body, job_id)).await {
+            Ok(result) => result,
+            Err(_) => {
+                // The timed-out attempt released the lock when it was dropped.
+                *self.link.lock().await = None;
+                Err(QueueError::ConfirmTimeout {
+                    queue: self.amqp.export_queue.clone(),
+                    secs: PUBLISH_WAIT.as_secs(),
+                })
+            }
+        }
+    }
+
+    async fn publish_confirmed(&self, body: &[u8], job_id: &str) -> Result<(), QueueError> {
         let queue_name = self.amqp.export_queue.as_str();
         // Publishes queue here: jobs are created at human rates, and one channel keeps them simple.
         let mut link = self.link.lock().await;

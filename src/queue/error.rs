@@ -40,6 +40,10 @@ pub enum QueueError {
         "the message published to queue {queue:?} was returned unroutable ({reply}): does the queue exist?"
     )]
     Unroutable { queue: String, reply: String },
+    /// No confirm in time: a broker under a memory or disk alarm blocks publishers without
+    /// closing the connection, so a confirm can take forever.
+    #[error("the broker did not confirm the message published to queue {queue:?} within {secs} s")]
+    ConfirmTimeout { queue: String, secs: u64 },
 }
 
 impl QueueError {

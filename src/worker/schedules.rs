@@ -61,6 +61,9 @@ pub async fn run(ctx: Arc<WorkerContext>, wake: Arc<Notify>, shutdown: Cancellat
 }
 
 /// Publishes the runs' messages with confirms; a failure is logged, the rows run regardless.
+/// The longest one tick waits for the broker to take its runs.
+const PUBLISH_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 async fn publish(ctx: &WorkerContext, runs: &[DueRun]) {
     let queue_name = ctx.amqp.export_queue.as_str();
     let result = async {
@@ -81,8 +84,16 @@ async fn publish(ctx: &WorkerContext, runs: &[DueRun]) {
         .await;
         let _ = conn.close(200, "OK".into()).await;
         sent
-    }
-    .await;
+    };
+    // A blocked broker (memory or disk alarm) never confirms: give up and let the table carry
+    // the runs, so the schedule loop keeps ticking.
+    let result = match tokio::time::timeout(PUBLISH_WAIT, result).await {
+        Ok(result) => result,
+        Err(_) => Err(queue::QueueError::ConfirmTimeout {
+            queue: queue_name.to_string(),
+            secs: PUBLISH_WAIT.as_secs(),
+        }),
+    };
     if let Err(e) = result {
         tracing::warn!(
             jobs = runs.len(),
