@@ -77,9 +77,13 @@ impl Blocks {
                 self.spacing.take(slot);
                 return Some(slot);
             }
-            // The slot falls across the end of the latest block: kept, since the next block
-            // may follow on and join it (retired then, the key would idle until its start).
+            // The slot falls across the end of the latest block: its time is kept, since the
+            // next block may follow on and join it (retired, the key would idle until that
+            // block's start); its unused slots go back with that block's reservation.
             if latest == 0 && b.used < b.slots && slot < b.end {
+                let (day, n) = (b.day, b.slots - b.used);
+                b.slots = b.used;
+                self.give_back(day, n);
                 return None;
             }
             // Full, or its time is past: it ends here, whatever it did not use goes back.
@@ -157,14 +161,17 @@ impl Blocks {
         let Some(b) = self.held.pop_front() else {
             return;
         };
-        let n = b.slots - b.used;
+        self.give_back(b.day, b.slots - b.used);
+    }
+
+    fn give_back(&mut self, day: Date, n: u32) {
         if n == 0 {
             return;
         }
         self.unused = match self.unused {
-            Some((day, m)) if day == b.day => Some((day, m + n)),
-            Some((day, m)) if day > b.day => Some((day, m)),
-            _ => Some((b.day, n)),
+            Some((d, m)) if d == day => Some((d, m + n)),
+            Some((d, m)) if d > day => Some((d, m)),
+            _ => Some((day, n)),
         };
     }
 }
@@ -218,16 +225,13 @@ mod tests {
         // 500 ms block, less than an interval.
         assert_eq!(b.take(t0 + ms(320)), Some(t0 + ms(320)));
         assert_eq!(b.take(t0 + ms(320)), None);
-        assert_eq!(
-            b.take_unused(),
-            None,
-            "kept while a following block could join it"
-        );
-        // The next block is another process's turn later: this one ends, its rest goes back.
-        b.add(&grant(5, 900, false), t0 + ms(320));
-        assert_eq!(b.take(t0 + ms(320)), Some(t0 + ms(1_220)));
+        // Its rest goes back with the next reservation (its time is kept for a following one).
         assert_eq!(b.take_unused(), Some((DAY, 3)));
         assert_eq!(b.take_unused(), None, "given back once");
+        // The next block is another process's turn later: this one ends.
+        b.add(&grant(5, 900, false), t0 + ms(320));
+        assert_eq!(b.take(t0 + ms(320)), Some(t0 + ms(1_220)));
+        assert_eq!(b.take_unused(), None);
     }
 
     #[test]
@@ -273,7 +277,8 @@ mod tests {
         assert_eq!(b.take(t0), Some(t0 + ms(200)));
         assert_eq!(b.take(t0), None);
         assert!(!b.holds_next());
-        // It is kept: the next block joins on and the slot goes at 300 ms, no gap.
+        assert_eq!(b.take_unused(), Some((DAY, 1)), "back with the next block");
+        // The time is kept: the next block joins on and the slot goes at 300 ms, no gap.
         b.add(&grant(2, 145, true), t0 + ms(250));
         assert_eq!(b.take(t0), Some(t0 + ms(300)));
         assert_eq!(b.take(t0), Some(t0 + ms(400)));
@@ -300,8 +305,8 @@ mod tests {
             b.sent(if i == 0 { slot + ms(30) } else { slot });
         }
         // Ten intervals after the first slot is 1,010 ms: only 980 after it really went.
-        assert_eq!(b.take(t0), Some(t0 + ms(30 + 1_005)));
-        assert_eq!(b.take(t0), Some(t0 + ms(30 + 1_005) + t));
+        assert_eq!(b.take(t0), Some(t0 + ms(30 + 1_010)));
+        assert_eq!(b.take(t0), Some(t0 + ms(30 + 1_010) + t));
     }
 
     #[test]

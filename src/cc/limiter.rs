@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use super::spacing::Spacing;
 
-/// What `rps` intervals span: 1 % over a second. `rps + 1` slots span 1.01 s on the schedule and
-/// the requests that woke for them at least 1.005 s (`cc::spacing`), so no one-second window at
-/// the server holds more than `rps` with up to 5 ms of jitter on the way there, while
-/// throughput stays at 99 % of the limit.
+/// What `rps` intervals span: 1 % over a second. `rps + 1` slots span 1.01 s on the schedule, and
+/// so do the instants their requests woke (`cc::spacing`), so no one-second window at the server
+/// holds more than `rps` with up to 10 ms of jitter on the way there, while throughput stays at
+/// 99 % of the limit.
 const RPS_INTERVALS_US: u64 = 1_010_000;
 
 pub struct ApiLimiter {
