@@ -178,13 +178,16 @@ if share:
         f"{pct(u)} ({share['throttled']} × 429, peak {share['max_in_1s']}/s, {float(share['elapsed_s']):.0f} s)",
         target="≥ 98 %", met=u >= 0.98)
     lo, hi = float(share["fair_min"]), float(share["fair_max"])
-    row("Key share: fairness (each job's share ÷ the mean)", f"{lo:.2f} … {hi:.2f}",
+    counted = (f" (whole requests in the window: {float(share['count_min']):.2f} … "
+               f"{float(share['count_max']):.2f})" if "count_min" in share else "")
+    row("Key share: fairness (each job's request rate in the window ÷ the mean)",
+        f"{lo:.2f} … {hi:.2f}{counted}",
         target="within 20 % (0.80 … 1.20)", met=lo >= 0.8 and hi <= 1.2)
 else:
     why = status["key_share"] if status["key_share"] != "ok" else "not measured"
     row("Key share: one worker, 100 concurrent jobs on one key, utilisation", why,
         target="≥ 98 %", met=pending(why))
-    row("Key share: fairness (each job's share ÷ the mean)", why,
+    row("Key share: fairness (each job's request rate in the window ÷ the mean)", why,
         target="within 20 % (0.80 … 1.20)", met=pending(why))
 
 quick = meta.get("quick") == "1"

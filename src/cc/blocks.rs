@@ -5,24 +5,19 @@
 //! A block is reserved on the database's clock and answered as durations from the instant the
 //! database read it; the process places it on its own clock from the instant the answer arrived
 //! (late by the answer's way back, which the jitter gap between processes absorbs). A block that
-//! follows this process's previous one without a gap is placed right after it, its slots' time
-//! long, as on the database: placing each from its own answer would make blocks shorter or
-//! longer by the answers' varying delays, and a block a little short loses its last slot.
+//! follows this process's previous one without a gap joins it: one stretch of the key's time,
+//! the slots of both, so a slot can fall across the seam and the key is never idle there. It
+//! ends where the earlier of two placements says: right after the previous block, its slots'
+//! time long, or where its own answer says. A slow answer never pushes it later; a quicker one
+//! than the previous blocks' brings it back towards the database's clock (never later than the
+//! database thinks by more than the quickest answer's way back).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use time::Date;
 
-/// A following block is placed from its own answer instead when the two placements disagree by
-/// more than this: the process's and the database's clocks drifted apart over a long run.
-const REANCHOR: Duration = Duration::from_millis(20);
-
-/// The process's own `rps + 1` consecutive requests go at least this far apart, measured when
-/// they woke for their slots. Slots are `interval` (1 % over `1 s / rps`) apart, so this only
-/// holds back a slot when a request `rps` before it woke more than 5 ms late (a busy core): it
-/// keeps the 1 % for the way to the server instead of losing it to a late timer.
-const SENT_WINDOW: Duration = Duration::from_millis(1_005);
+use super::spacing::Spacing;
 
 /// A block as the shared state granted it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,17 +43,14 @@ struct Held {
 #[derive(Debug)]
 pub struct Blocks {
     interval: Duration,
-    /// The earliest instant of this process's next slot: its last slot + `interval`.
-    next: Option<Instant>,
+    /// When this process's next slot may be (`cc::spacing`).
+    spacing: Spacing,
     held: VecDeque<Held>,
     /// Where the latest block added ends, here.
     last_end: Option<Instant>,
     /// Slots of finished blocks that were never used, not yet given back (per day: only the
     /// latest day is kept; an older day's remainder stays counted, which errs high).
     unused: Option<(Date, u32)>,
-    /// When the last `per_second` requests woke for their slots, oldest first.
-    sent: VecDeque<Instant>,
-    per_second: usize,
 }
 
 impl Blocks {
@@ -66,25 +58,33 @@ impl Blocks {
     pub fn new(interval: Duration, per_second: u32) -> Self {
         Self {
             interval,
-            next: None,
+            spacing: Spacing::new(interval, per_second),
             held: VecDeque::new(),
             last_end: None,
             unused: None,
-            sent: VecDeque::new(),
-            per_second: per_second.max(1) as usize,
         }
     }
 
     /// Takes the slot of a request asking at `now` from the held blocks: the instant it may be
     /// sent. `None`: no held block has room for it; reserve one, [`add`](Self::add) it, ask again.
     pub fn take(&mut self, now: Instant) -> Option<Instant> {
-        let at = self.earliest(now);
-        while let Some(b) = self.held.front_mut() {
+        let at = self.spacing.earliest(now);
+        while let Some(latest) = self.held.len().checked_sub(1) {
+            let b = &mut self.held[0];
             let slot = at.max(b.start);
             if b.used < b.slots && slot + self.interval <= b.end {
                 b.used += 1;
-                self.next = Some(slot + self.interval);
+                self.spacing.take(slot);
                 return Some(slot);
+            }
+            // The slot falls across the end of the latest block: its time is kept, since the
+            // next block may follow on and join it (retired, the key would idle until that
+            // block's start); its unused slots go back with that block's reservation.
+            if latest == 0 && b.used < b.slots && slot < b.end {
+                let (day, n) = (b.day, b.slots - b.used);
+                b.slots = b.used;
+                self.give_back(day, n);
+                return None;
             }
             // Full, or its time is past: it ends here, whatever it did not use goes back.
             self.retire_front();
@@ -95,10 +95,10 @@ impl Blocks {
     /// Whether the slot after the one just taken is held already. When it is not and the caller
     /// waits anyway, reserving now lets the next block follow this one without a gap.
     pub fn holds_next(&self) -> bool {
-        let Some(next) = self.next else {
+        let Some(next) = self.spacing.next() else {
             return false;
         };
-        let at = self.earliest(next);
+        let at = self.spacing.earliest(next);
         self.held.iter().any(|b| {
             let slot = at.max(b.start);
             b.used < b.slots && slot + self.interval <= b.end
@@ -107,36 +107,41 @@ impl Blocks {
 
     /// The request of the slot last taken woke for it at `at` (and goes now).
     pub fn sent(&mut self, at: Instant) {
-        if self.sent.len() == self.per_second {
-            self.sent.pop_front();
-        }
-        self.sent.push_back(at);
+        self.spacing.sent(at);
     }
 
     /// Adds `grant`, whose answer arrived at `received`.
     pub fn add(&mut self, grant: &Grant, received: Instant) {
-        let (start, end) = (received + grant.starts_in, received + grant.ends_in);
-        let (start, end) = match self.last_end {
-            Some(last) if grant.follows => {
-                let end_after_last = last + (end - start.min(end));
-                let drift = end_after_last.max(end) - end_after_last.min(end);
-                if drift <= REANCHOR {
-                    (last, end_after_last)
-                } else {
-                    (start.max(last), end)
-                }
-            }
-            _ => (start, end),
+        let (start, end) = (
+            received + grant.starts_in,
+            received + grant.ends_in.max(grant.starts_in),
+        );
+        let Some(last) = self.last_end.filter(|_| grant.follows) else {
+            self.last_end = Some(end);
+            self.held.push_back(Held {
+                start,
+                end,
+                slots: grant.slots,
+                used: 0,
+                day: grant.day,
+            });
+            return;
         };
-        let end = end.max(start);
+        let end = end.min(last + (end - start)).max(last);
         self.last_end = Some(end);
-        self.held.push_back(Held {
-            start,
-            end,
-            slots: grant.slots,
-            used: 0,
-            day: grant.day,
-        });
+        match self.held.back_mut() {
+            Some(b) if b.end == last && b.day == grant.day => {
+                b.end = end;
+                b.slots += grant.slots;
+            }
+            _ => self.held.push_back(Held {
+                start: last,
+                end,
+                slots: grant.slots,
+                used: 0,
+                day: grant.day,
+            }),
+        }
     }
 
     /// Ends every held block (the day's quota is spent): their unused slots are to go back.
@@ -152,30 +157,21 @@ impl Blocks {
         self.unused.take()
     }
 
-    /// The earliest a slot asked for at `now` can be: after the last slot, and a second after
-    /// the request `per_second` requests back.
-    fn earliest(&self, now: Instant) -> Instant {
-        let mut at = self.next.map_or(now, |n| n.max(now));
-        if self.sent.len() == self.per_second
-            && let Some(oldest) = self.sent.front()
-        {
-            at = at.max(*oldest + SENT_WINDOW);
-        }
-        at
-    }
-
     fn retire_front(&mut self) {
         let Some(b) = self.held.pop_front() else {
             return;
         };
-        let n = b.slots - b.used;
+        self.give_back(b.day, b.slots - b.used);
+    }
+
+    fn give_back(&mut self, day: Date, n: u32) {
         if n == 0 {
             return;
         }
         self.unused = match self.unused {
-            Some((day, m)) if day == b.day => Some((day, m + n)),
-            Some((day, m)) if day > b.day => Some((day, m)),
-            _ => Some((b.day, n)),
+            Some((d, m)) if d == day => Some((d, m + n)),
+            Some((d, m)) if d > day => Some((d, m)),
+            _ => Some((day, n)),
         };
     }
 }
@@ -229,12 +225,17 @@ mod tests {
         // 500 ms block, less than an interval.
         assert_eq!(b.take(t0 + ms(320)), Some(t0 + ms(320)));
         assert_eq!(b.take(t0 + ms(320)), None);
+        // Its rest goes back with the next reservation (its time is kept for a following one).
         assert_eq!(b.take_unused(), Some((DAY, 3)));
         assert_eq!(b.take_unused(), None, "given back once");
+        // The next block is another process's turn later: this one ends.
+        b.add(&grant(5, 900, false), t0 + ms(320));
+        assert_eq!(b.take(t0 + ms(320)), Some(t0 + ms(1_220)));
+        assert_eq!(b.take_unused(), None);
     }
 
     #[test]
-    fn a_following_block_starts_where_the_last_ended() {
+    fn a_following_block_joins_the_last_one() {
         let t0 = Instant::now();
         let mut b = Blocks::new(T, 10);
         b.add(&grant(2, 0, false), t0);
@@ -245,27 +246,44 @@ mod tests {
         assert_eq!(b.take(t0 + ms(100)), Some(t0 + ms(200)));
         assert_eq!(b.take(t0 + ms(100)), Some(t0 + ms(300)));
         assert_eq!(b.take(t0 + ms(100)), None);
+        assert_eq!(b.take_unused(), None);
     }
 
     #[test]
-    fn a_following_block_keeps_its_slots_whatever_its_answer_took() {
+    fn a_slow_answer_never_pushes_a_following_block_later() {
+        let t0 = Instant::now();
+        let mut b = Blocks::new(T, 10);
+        b.add(&grant(2, 0, false), t0);
+        assert_eq!(b.take(t0), Some(t0));
+        // This answer came back 60 ms later than the first: placed from it alone, the block
+        // would start at 260 ms and leave the key idle from 200 ms.
+        b.add(&grant(2, 110, true), t0 + ms(150));
+        assert_eq!(b.take(t0), Some(t0 + ms(100)));
+        assert_eq!(b.take(t0), Some(t0 + ms(200)));
+        assert_eq!(b.take(t0), Some(t0 + ms(300)));
+        assert_eq!(b.take(t0), None);
+    }
+
+    #[test]
+    fn a_quicker_answer_brings_the_end_back_and_the_slot_across_it_waits_for_the_next_block() {
         let t0 = Instant::now();
         let mut b = Blocks::new(T, 10);
         b.add(&grant(2, 0, false), t0);
         assert_eq!(b.take(t0), Some(t0));
         assert_eq!(b.take(t0), Some(t0 + ms(100)));
-        // This answer came back 5 ms quicker than the first: placed from it alone, the block
-        // would end at 395 ms and its second slot (300 ms) would not fit.
+        // This answer came back 5 ms quicker than the first: the blocks end at 395 ms, where
+        // the database's clock puts them, and the slot at 300 ms no longer fits.
         b.add(&grant(2, 165, true), t0 + ms(30));
         assert_eq!(b.take(t0), Some(t0 + ms(200)));
+        assert_eq!(b.take(t0), None);
+        assert!(!b.holds_next());
+        assert_eq!(b.take_unused(), Some((DAY, 1)), "back with the next block");
+        // The time is kept: the next block joins on and the slot goes at 300 ms, no gap.
+        b.add(&grant(2, 145, true), t0 + ms(250));
         assert_eq!(b.take(t0), Some(t0 + ms(300)));
-        assert_eq!(b.take_unused(), None);
-        // 50 ms apart (clocks drifting): placed from the answer, 350 to 550 ms, but never
-        // before the last block's end, so only one slot fits this time.
-        b.add(&grant(2, 120, true), t0 + ms(230));
         assert_eq!(b.take(t0), Some(t0 + ms(400)));
         assert_eq!(b.take(t0), None);
-        assert_eq!(b.take_unused(), Some((DAY, 1)));
+        assert_eq!(b.take_unused(), None);
     }
 
     #[test]
@@ -287,8 +305,8 @@ mod tests {
             b.sent(if i == 0 { slot + ms(30) } else { slot });
         }
         // Ten intervals after the first slot is 1,010 ms: only 980 after it really went.
-        assert_eq!(b.take(t0), Some(t0 + ms(30 + 1_005)));
-        assert_eq!(b.take(t0), Some(t0 + ms(30 + 1_005) + t));
+        assert_eq!(b.take(t0), Some(t0 + ms(30 + 1_010)));
+        assert_eq!(b.take(t0), Some(t0 + ms(30 + 1_010) + t));
     }
 
     #[test]

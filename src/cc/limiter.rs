@@ -1,24 +1,23 @@
-//! `ApiLimiter`: one GCRA limiter per API key, shared by every task of the process, serving its
-//! waiters in the order they came.
+//! `ApiLimiter`: one limiter per API key, shared by every task of the process, serving its
+//! waiters in the order they came, one slot an interval (1 % over `1 s / rps`) after the other
+//! (`cc::spacing`: burst 1, on the schedule rather than on late timers).
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
-use governor::clock::DefaultClock;
-use governor::state::{InMemoryState, NotKeyed};
-use governor::{Quota, RateLimiter};
+use super::spacing::Spacing;
 
-/// What `rps` intervals span: 1 % over a second, so `rps + 1` arrivals span at least 1.01 s and
-/// no one-second window at the server holds more than `rps` even with ~10 ms of jitter between
-/// here and there, while throughput stays at 99 % of the limit.
+/// What `rps` intervals span: 1 % over a second. `rps + 1` slots span 1.01 s on the schedule, and
+/// so do the instants their requests woke (`cc::spacing`), so no one-second window at the server
+/// holds more than `rps` with up to 10 ms of jitter on the way there, while throughput stays at
+/// 99 % of the limit.
 const RPS_INTERVALS_US: u64 = 1_010_000;
 
 pub struct ApiLimiter {
     rps: u32,
-    inner: RateLimiter<NotKeyed, InMemoryState, DefaultClock>,
-    /// Waiters queue here (tokio's mutex is FIFO) and only the head waits on the GCRA. Without
+    spacing: Mutex<Spacing>,
+    /// Waiters queue here (tokio's mutex is FIFO) and only the head waits for its slot. Without
     /// it every waiter sleeps to the same instant and whichever wakes first wins: a job could
     /// lose many turns in a row while others are served again and again.
     turn: tokio::sync::Mutex<()>,
@@ -36,12 +35,9 @@ impl ApiLimiter {
     /// A private limiter at `rps` requests per second (0 is taken as 1), burst 1.
     pub fn new(rps: u32) -> Arc<Self> {
         let rps = rps.max(1);
-        let quota = Quota::with_period(slot_interval(rps))
-            .expect("period is non-zero")
-            .allow_burst(NonZeroU32::MIN);
         Arc::new(Self {
             rps,
-            inner: RateLimiter::direct(quota),
+            spacing: Mutex::new(Spacing::new(slot_interval(rps), rps)),
             turn: tokio::sync::Mutex::new(()),
         })
     }
@@ -71,7 +67,18 @@ impl ApiLimiter {
     /// Waits for this caller's slot, after every caller that asked before it.
     pub async fn until_ready(&self) {
         let _turn = self.turn.lock().await;
-        self.inner.until_ready().await;
+        let slot = {
+            let mut spacing = self.spacing();
+            let slot = spacing.earliest(Instant::now());
+            spacing.take(slot);
+            slot
+        };
+        tokio::time::sleep_until(slot.into()).await;
+        self.spacing().sent(Instant::now());
+    }
+
+    fn spacing(&self) -> MutexGuard<'_, Spacing> {
+        self.spacing.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -11,6 +11,7 @@ mod oauth;
 mod pacer;
 mod query;
 mod retry;
+mod spacing;
 pub mod token;
 
 pub use client::{ClientConfig, ContactsClient, ContactsPage, ContactsQuery, Include};

@@ -1,5 +1,5 @@
-//! The `/v3` pipeline: arrival stats, scripted faults, rate limit and quota, bearer auth,
-//! random faults, the page itself, then latency.
+//! The `/v3` pipeline: arrival stats, scripted faults, rate limit and quota (judged at the
+//! request's arrival), bearer auth, random faults, the page itself, then latency.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,7 +42,8 @@ async fn handle(
     query: Option<String>,
     endpoint: Endpoint,
 ) -> Response {
-    st.stats.arrival(Instant::now());
+    let arrived = Instant::now();
+    st.stats.arrival(arrived);
     if !headers.contains_key(header::USER_AGENT) {
         st.stats.without_user_agent();
     }
@@ -57,6 +58,14 @@ async fn handle(
     if scripted.is_some() {
         st.stats.fault_applied();
     }
+    // The API counts a request per key and second when it arrives: judged now, not once a
+    // blocking thread gets to the page, so the simulator's own scheduling on a busy machine never
+    // moves a request into the next second (nor a 429 out of it). A scripted status answers
+    // before the limits, as before.
+    let limits = match scripted {
+        Some(Fault::Status { .. }) => Ok(()),
+        _ => st.limiter.admit(arrived, utc_day()),
+    };
     if let Some(Fault::Delay { ms }) = scripted {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
@@ -74,7 +83,7 @@ async fn handle(
             let random = other.is_none();
             // Pages are CPU work (and a first include_count may scan millions of indexes).
             let reply = tokio::task::spawn_blocking(move || {
-                admitted(&st2, auth.as_deref(), &pairs, endpoint, random)
+                admitted(&st2, limits, auth.as_deref(), &pairs, endpoint, random)
             })
             .await
             .unwrap_or_else(|_| Reply::error(500, None, "simulator page task failed"));
@@ -98,12 +107,13 @@ fn utc_day() -> i64 {
 
 fn admitted(
     st: &SimState,
+    limits: Result<(), Limited>,
     auth: Option<&str>,
     pairs: &Pairs,
     endpoint: Endpoint,
     random: bool,
 ) -> Reply {
-    match st.limiter.admit(Instant::now(), utc_day()) {
+    match limits {
         Err(Limited::Throttled) => {
             return Reply::error(429, Some("throttled"), "Too many requests per second");
         }
