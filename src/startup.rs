@@ -96,7 +96,6 @@ fn cc_wiring(api: &ApiSettings, pool: &sqlx::PgPool, role: &str) -> anyhow::Resu
             "CC_CLIENT_ID and CC_CLIENT_SECRET are required: the {role} refreshes OAuth tokens"
         );
     };
-    api.check_tls()?;
     let oauth = OAuthClient::new(OAuthConfig {
         auth_url: api.auth_url.clone(),
         client_id: client_id.clone(),
@@ -132,6 +131,8 @@ pub async fn build_worker(args: WorkerArgs) -> anyhow::Result<WorkerContext> {
     let token_key = token_key(&args.token_key)?;
     let bucket = args.s3.s3_bucket.clone().context("S3_BUCKET is required")?;
     let concurrency = args.concurrency as usize;
+    // Configuration first: a plain-http token URL is refused before any connection is made.
+    args.api.check_tls()?;
     let pool = store::connect(args.db.database_url.expose(), db_connections(concurrency)).await?;
     let cc = cc_wiring(&args.api, &pool, "worker")?;
     let lease = Duration::from_secs(args.lease_secs);
@@ -194,6 +195,7 @@ pub async fn build_api(args: ServeArgs) -> anyhow::Result<ApiState> {
     let jwt = JwtVerifier::from_settings(&args.jwt)?;
     let token_key = token_key(&args.token_key)?;
     let bucket = args.s3.s3_bucket.clone().context("S3_BUCKET is required")?;
+    args.api.check_tls()?;
     let pool = store::connect(args.db.database_url.expose(), API_DB_CONNECTIONS).await?;
     let cc = cc_wiring(&args.api, &pool, "API")?;
     let mut client_config = cc.client_config;
