@@ -232,7 +232,16 @@ async fn malformed_messages_are_dead_lettered_and_the_next_job_completes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_jobs_of_one_account_in_two_processes_share_rotating_tokens() {
-    let mut st = Stack::start(20_000, 20).await;
+    // 250 ms per answer keeps each job's 40 pages over ~10 s, so neither can finish before the
+    // tokens expire under both (at 0 ms one job sometimes did, and only one 401 was seen).
+    let cfg = cc_export::sim::SimConfig {
+        contacts: 20_000,
+        rate_limit_rps: Some(20),
+        deleted_per_mille: 0,
+        latency: Duration::from_millis(250),
+        ..Default::default()
+    };
+    let mut st = Stack::start_with(cfg, 20).await;
     st.env.push(("WORKER_CONCURRENCY".into(), "1".into()));
     st.put_tokens(ACCOUNT, USER).await;
     st.spawn_worker("w1");
