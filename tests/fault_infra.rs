@@ -7,6 +7,9 @@
 //! that stops services (cargo runs test binaries one after another). `FAULTS_LONG=1`: more
 //! kills on more data.
 
+// `serial()`'s guard is held across awaits on purpose: it serialises whole cases, not data.
+#![allow(clippy::await_holding_lock)]
+
 #[path = "common/amqp.rs"]
 mod amqp;
 #[path = "common/db.rs"]

@@ -52,10 +52,10 @@ fn format_ok(format: &str, s: &str) -> bool {
 fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
     let schema = resolve(schema);
     let mut fail = |msg: String| errors.push(format!("{path}: {msg}"));
-    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
-        if !options.contains(value) {
-            fail(format!("{value} not in enum"));
-        }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array)
+        && !options.contains(value)
+    {
+        fail(format!("{value} not in enum"));
     }
     match schema
         .get("type")
@@ -88,10 +88,10 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
             let Some(items) = value.as_array() else {
                 return fail(format!("expected array, got {value}"));
             };
-            if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
-                if items.len() as u64 > max {
-                    fail(format!("{} items > maxItems {max}", items.len()));
-                }
+            if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
+                && items.len() as u64 > max
+            {
+                fail(format!("{} items > maxItems {max}", items.len()));
             }
             for (i, item) in items.iter().enumerate() {
                 check(&schema["items"], item, &format!("{path}[{i}]"), errors);
@@ -101,15 +101,15 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
             let Some(s) = value.as_str() else {
                 return fail(format!("expected string, got {value}"));
             };
-            if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
-                if s.chars().count() as u64 > max {
-                    fail(format!("{s:?} longer than maxLength {max}"));
-                }
+            if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
+                && s.chars().count() as u64 > max
+            {
+                fail(format!("{s:?} longer than maxLength {max}"));
             }
-            if let Some(f) = schema.get("format").and_then(Value::as_str) {
-                if !format_ok(f, s) {
-                    fail(format!("{s:?} is not a {f}"));
-                }
+            if let Some(f) = schema.get("format").and_then(Value::as_str)
+                && !format_ok(f, s)
+            {
+                fail(format!("{s:?} is not a {f}"));
             }
         }
         "integer" if !(value.is_i64() || value.is_u64()) => {

@@ -100,7 +100,7 @@ impl Account {
         let lists = (0..LIST_COUNT).map(|k| id(0x4C49_5354, k)).collect();
         let tags = (0..TAG_COUNT).map(|k| id(0x5441_4753, k)).collect();
         // 4 or 5 of the 6 templates, in template order.
-        let mut s = Stream::new(mix2(seed, 0xF1E1_D5));
+        let mut s = Stream::new(mix2(seed, 0x00F1_E1D5));
         let mut skip: Vec<usize> = vec![s.below(6) as usize];
         if s.chance(500) {
             skip.push((skip[0] + 1 + s.below(5) as usize) % 6);

@@ -1,6 +1,10 @@
 //! One contact as JSON (`ContactResource`), written straight into the page buffer.
 //! Each sub-resource has its own stream, so a contact is the same with or without includes.
 
+// `*s.pick(…)` hands a `&str` to the generic `str` writers; clippy's auto-deref suggestion
+// (`s.pick(…)`, a `&&str`) does not compile there.
+#![allow(clippy::explicit_auto_deref)]
+
 use serde::{Deserialize, Serialize};
 
 use super::account::{Account, FieldValues};

@@ -85,7 +85,7 @@ pub fn attrs(account: &Account, index: u64) -> Attrs {
     let w3 = splitmix64(w2);
     let created = created_secs(account_seed, index);
     // A fifth never updated; the rest updated up to ~3 years later.
-    let updated = if (w1 >> 8) % 5 == 0 {
+    let updated = if (w1 >> 8).is_multiple_of(5) {
         created
     } else {
         created + (w3 % 94_608_000) as i64
@@ -161,8 +161,13 @@ impl Dataset {
     /// Ids, in export order, of what a default query (deleted excluded) returns.
     pub fn expected_ids(&self, account_id: &str) -> impl Iterator<Item = String> + '_ {
         let account = self.account(account_id);
-        (0..self.len)
-            .filter_map(move |i| (!attrs(&account, i).deleted).then(|| contact_id(&account, i)))
+        (0..self.len).filter_map(move |i| {
+            if attrs(&account, i).deleted {
+                None
+            } else {
+                Some(contact_id(&account, i))
+            }
+        })
     }
 
     /// The account's `CustomField` definitions.

@@ -94,10 +94,10 @@ async fn listen_once(
             n = listener.recv() => n?,
             _ = shutdown.cancelled() => return Ok(()),
         };
-        if let Ok(id) = note.payload().parse::<Uuid>() {
-            if running.cancel(id) {
-                tracing::info!(job_id = %id, "cancel requested: stopping the job");
-            }
+        if let Ok(id) = note.payload().parse::<Uuid>()
+            && running.cancel(id)
+        {
+            tracing::info!(job_id = %id, "cancel requested: stopping the job");
         }
     }
 }
