@@ -4,12 +4,11 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use lapin::types::FieldTable;
 use uuid::Uuid;
 
 use crate::config::AmqpSettings;
 use crate::encode::Format;
-use crate::queue::{self, JobMessage, Publisher};
+use crate::queue::{self, JobMessage};
 
 #[derive(clap::Args, Debug)]
 pub struct EnqueueArgs {
@@ -76,20 +75,9 @@ pub async fn run(args: EnqueueArgs) -> anyhow::Result<ExitCode> {
     if let Err(rejection) = queue::parse(&body, Some(&id), &args.export_prefix) {
         bail!("invalid job: {}", rejection.reason);
     }
-    let queue_name = args.amqp.export_queue.as_str();
-    let conn = queue::connect(&args.amqp, &queue::connection_name("enqueue", queue_name)).await?;
-    let published = async {
-        queue::declare(&conn, queue_name).await?;
-        let publisher = Publisher::new(&conn).await?;
-        publisher
-            .publish(queue_name, &body, Some(&id), FieldTable::default())
-            .await?;
-        publisher.close().await;
-        Ok::<_, queue::QueueError>(())
-    }
-    .await;
-    let _ = conn.close(200, "OK".into()).await;
-    published.with_context(|| format!("job {id} was not enqueued"))?;
+    queue::publish_jobs(&args.amqp, "enqueue", &[(&body[..], id.clone())])
+        .await
+        .with_context(|| format!("job {id} was not enqueued"))?;
     println!("{id}");
     Ok(ExitCode::SUCCESS)
 }

@@ -41,5 +41,5 @@ pub use dispatch::{HEADER_ERROR, HEADER_JOB_ID, header_str, with_reason};
 pub use error::QueueError;
 pub use message::{JOB_TYPE, MAX_BODY_BYTES, Rejection, parse, parse_delivery};
 pub use outgoing::JobMessage;
-pub use publisher::{CONTENT_TYPE_JSON, PERSISTENT, Publisher};
+pub use publisher::{CONTENT_TYPE_JSON, PERSISTENT, Publisher, publish_jobs};
 pub use topology::{dead_letter_queue, declare, work_queue_arguments};

@@ -7,6 +7,7 @@ use lapin::{BasicProperties, Channel, Confirmation, Connection};
 
 use super::QueueError;
 use super::connect::short;
+use crate::config::AmqpSettings;
 
 pub const CONTENT_TYPE_JSON: &str = "application/json";
 /// AMQP delivery mode "persistent": written to disk by the broker on a durable queue.
@@ -94,4 +95,30 @@ impl Publisher {
     pub async fn close(&self) {
         let _ = self.channel.close(200, "OK".into()).await;
     }
+}
+
+/// Publishes job messages `(body, job_id)` to the export queue on a connection of its own
+/// (named for `role`), each confirmed, then closes it: the one-off publishers (`enqueue`, a
+/// schedule tick) that keep no connection between uses.
+pub async fn publish_jobs(
+    amqp: &AmqpSettings,
+    role: &str,
+    jobs: &[(&[u8], String)],
+) -> Result<(), QueueError> {
+    let queue_name = amqp.export_queue.as_str();
+    let conn = super::connect(amqp, &super::connection_name(role, queue_name)).await?;
+    let sent = async {
+        super::declare(&conn, queue_name).await?;
+        let publisher = Publisher::new(&conn).await?;
+        for (body, job_id) in jobs {
+            publisher
+                .publish(queue_name, body, Some(job_id), FieldTable::default())
+                .await?;
+        }
+        publisher.close().await;
+        Ok(())
+    }
+    .await;
+    let _ = conn.close(200, "OK".into()).await;
+    sent
 }

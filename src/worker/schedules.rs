@@ -8,11 +8,10 @@
 
 use std::sync::Arc;
 
-use lapin::types::FieldTable;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::queue::{self, Publisher};
+use crate::queue;
 use crate::startup::WorkerContext;
 use crate::store::schedules::{self, DueRun, Tick};
 
@@ -66,25 +65,11 @@ const PUBLISH_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 async fn publish(ctx: &WorkerContext, runs: &[DueRun]) {
     let queue_name = ctx.amqp.export_queue.as_str();
-    let result = async {
-        let name = queue::connection_name("schedules", queue_name);
-        let conn = queue::connect(&ctx.amqp, &name).await?;
-        let sent = async {
-            queue::declare(&conn, queue_name).await?;
-            let publisher = Publisher::new(&conn).await?;
-            for run in runs {
-                let id = run.spec.job_id.to_string();
-                publisher
-                    .publish(queue_name, &run.body, Some(&id), FieldTable::default())
-                    .await?;
-            }
-            publisher.close().await;
-            Ok::<_, queue::QueueError>(())
-        }
-        .await;
-        let _ = conn.close(200, "OK".into()).await;
-        sent
-    };
+    let jobs: Vec<(&[u8], String)> = runs
+        .iter()
+        .map(|run| (&run.body[..], run.spec.job_id.to_string()))
+        .collect();
+    let result = queue::publish_jobs(&ctx.amqp, "schedules", &jobs);
     // A blocked broker (memory or disk alarm) never confirms: give up and let the table carry
     // the runs, so the schedule loop keeps ticking.
     let result = match tokio::time::timeout(PUBLISH_WAIT, result).await {
