@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use cc_export::cc::ContactsPage;
+use cc_export::cc::{ContactsPage, Include};
 use cc_export::cc::model::CustomFieldsPage;
 use cc_export::encode::{Format, build_encoder, resolve_columns};
 use cc_export::export::lanes::encode_chunk;
@@ -36,7 +36,9 @@ fn main() -> anyhow::Result<()> {
         if quick { 5_000 } else { 20_000 },
     );
     let rounds = env_u64("BENCH_CPU_ROUNDS", if quick { 5 } else { 9 }).max(1) as usize;
-    let pages = fetch_pages(contacts)?;
+    // Each format's pages with the includes its export asks for (CSV reads no `notes`).
+    let pages = fetch_pages(contacts, Format::Csv.includes())?;
+    let ndjson_pages = fetch_pages(contacts, Format::Ndjson.includes())?;
     let base = Url::parse(&pages.base_url)?;
     let bytes_in: usize = pages.bodies.iter().map(Vec::len).sum();
     println!(
@@ -51,12 +53,21 @@ fn main() -> anyhow::Result<()> {
     ];
     let mut out = Vec::with_capacity(64 << 20);
     for (name, format, gzip) in cases {
+        let pages = if format == Format::Ndjson {
+            &ndjson_pages
+        } else {
+            &pages
+        };
+        let base = Url::parse(&pages.base_url)?;
+        let bytes_in: usize = pages.bodies.iter().map(Vec::len).sum();
         let mut encoder = build_encoder(format, &columns, false);
         let per_contact = measure(rounds, contacts, || {
             out.clear();
             let mut header = true;
             for body in &pages.bodies {
-                let page = ContactsPage::from_body(&base, body).expect("a simulator page parses");
+                let body = bytes::Bytes::copy_from_slice(body);
+                let page = ContactsPage::read(&base, body, encoder.reader())
+                    .expect("a simulator page parses");
                 let chunk = encode_chunk(page, 0, &mut *encoder, gzip, &mut header)
                     .expect("a simulator page encodes");
                 out.extend_from_slice(&chunk.bytes);
@@ -82,9 +93,12 @@ fn stages(
     rounds: usize,
     contacts: u64,
 ) {
+    let mut encoder = build_encoder(Format::Csv, columns, false);
     let parse = measure(rounds, contacts, || {
         for body in bodies {
-            let page = ContactsPage::from_body(base, body).expect("a simulator page parses");
+            let body = bytes::Bytes::copy_from_slice(body);
+            let page = ContactsPage::read(base, body, encoder.reader())
+                .expect("a simulator page parses");
             std::hint::black_box(page);
         }
     });
@@ -92,17 +106,19 @@ fn stages(
         "bench cpu_stage stage=page_parse min={:.3} median={:.3}",
         parse.min, parse.median
     );
-    let parsed: Vec<ContactsPage> = bodies
+    let parsed: Vec<ContactsPage<_>> = bodies
         .iter()
-        .map(|b| ContactsPage::from_body(base, b).expect("a simulator page parses"))
+        .map(|b| {
+            ContactsPage::read(base, bytes::Bytes::copy_from_slice(b), encoder.reader())
+                .expect("a simulator page parses")
+        })
         .collect();
-    let mut encoder = build_encoder(Format::Csv, columns, false);
     let mut out = Vec::with_capacity(64 << 20);
     let encode = measure(rounds, contacts, || {
         out.clear();
         for page in &parsed {
             encoder
-                .encode_page(&page.contacts, &mut out)
+                .encode_rows(&page.contacts, &mut out)
                 .expect("a simulator page encodes");
         }
     });
@@ -154,7 +170,7 @@ struct Pages {
 
 /// Every page body of an account of `contacts` contacts (page size and includes of an export),
 /// and its custom field definitions, from a simulator on loopback.
-fn fetch_pages(contacts: u64) -> anyhow::Result<Pages> {
+fn fetch_pages(contacts: u64, include: Vec<Include>) -> anyhow::Result<Pages> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -179,7 +195,7 @@ fn fetch_pages(contacts: u64) -> anyhow::Result<Pages> {
         let fields = get(format!("{base_url}/contact_custom_fields?limit=100")).await?;
         let fields: CustomFieldsPage = serde_json::from_slice(&fields)?;
         let q = cc_export::cc::ContactsQuery::default();
-        let include: Vec<&str> = q.include.iter().map(|i| i.as_str()).collect();
+        let include: Vec<&str> = include.iter().map(|i| i.as_str()).collect();
         let mut url = format!(
             "{base_url}/contacts?limit={}&include={}",
             q.limit,

@@ -35,6 +35,7 @@ impl JobSpec {
             limit: self.batch_size,
             lists: self.lists.clone(),
             updated_after: self.updated_after.clone(),
+            include: self.format.includes(),
             ..ContactsQuery::default()
         }
     }

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderMap, RETRY_AFTER};
 use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 use url::Url;
 
 pub use super::query::{ContactsQuery, Include};
@@ -19,9 +19,10 @@ use super::error::{CcError, chain};
 use super::gate::SharedGate;
 use super::latency::LatencyGauge;
 use super::limiter::ApiLimiter;
-use super::model::{ApiErrorItem, CustomFieldDef, CustomFieldsPage, RawContactsPage};
+use super::model::{ApiErrorItem, CustomFieldDef, CustomFieldsPage};
+use super::page::{ContactsPage, ReadRows, read_raw};
 use super::pacer::Pacer;
-use super::query::{contacts_url, cursor_of, cursor_url, endpoint, resolve_href};
+use super::query::{contacts_url, cursor_url, endpoint, resolve_href};
 use super::retry::{RetryPolicy, parse_retry_after, with_retries};
 use super::token::TokenSource;
 
@@ -53,17 +54,6 @@ impl ClientConfig {
             max_backoff: Duration::from_secs(30),
         }
     }
-}
-
-/// One page of contacts, each kept as the raw JSON the API sent.
-#[derive(Debug, Clone)]
-pub struct ContactsPage {
-    pub contacts: Vec<Box<RawValue>>,
-    pub contacts_count: Option<u64>,
-    /// `_links.next.href`, relative to the API origin; `None` on the last page.
-    pub next_href: Option<String>,
-    /// The `cursor` query parameter of `next_href`: what a checkpoint stores.
-    pub next_cursor: Option<String>,
 }
 
 pub struct ContactsClient {
@@ -143,22 +133,49 @@ impl ContactsClient {
         self.latency.average()
     }
 
-    /// The first page of `q`.
+    /// The first page of `q`, its contacts raw.
     pub async fn first_page(&self, q: &ContactsQuery) -> Result<ContactsPage, CcError> {
-        let url = contacts_url(&self.cfg.base_url, q)?;
-        self.fetch_page(url, false).await
+        self.first_page_with(q, read_raw).await
     }
 
     /// The page behind a `next_href` (relative to the API origin, e.g. `/v3/contacts?cursor=…`).
     pub async fn next_page(&self, next_href: &str) -> Result<ContactsPage, CcError> {
-        let url = resolve_href(&self.cfg.base_url, next_href)?;
-        self.fetch_page(url, true).await
+        self.next_page_with(next_href, read_raw).await
     }
 
     /// The page at a stored cursor: `GET {base}/contacts?cursor=…`.
     pub async fn resume(&self, cursor: &str) -> Result<ContactsPage, CcError> {
+        self.resume_with(cursor, read_raw).await
+    }
+
+    /// [`Self::first_page`], its body read by `read`.
+    pub async fn first_page_with<R>(
+        &self,
+        q: &ContactsQuery,
+        read: ReadRows<R>,
+    ) -> Result<ContactsPage<R>, CcError> {
+        let url = contacts_url(&self.cfg.base_url, q)?;
+        self.fetch_page(url, false, read).await
+    }
+
+    /// [`Self::next_page`], its body read by `read`.
+    pub async fn next_page_with<R>(
+        &self,
+        next_href: &str,
+        read: ReadRows<R>,
+    ) -> Result<ContactsPage<R>, CcError> {
+        let url = resolve_href(&self.cfg.base_url, next_href)?;
+        self.fetch_page(url, true, read).await
+    }
+
+    /// [`Self::resume`], its body read by `read`.
+    pub async fn resume_with<R>(
+        &self,
+        cursor: &str,
+        read: ReadRows<R>,
+    ) -> Result<ContactsPage<R>, CcError> {
         let url = cursor_url(&self.cfg.base_url, cursor)?;
-        self.fetch_page(url, true).await
+        self.fetch_page(url, true, read).await
     }
 
     /// Every custom field definition of the account (all pages).
@@ -184,10 +201,15 @@ impl ContactsClient {
         }
     }
 
-    async fn fetch_page(&self, url: Url, cursor_request: bool) -> Result<ContactsPage, CcError> {
+    async fn fetch_page<R>(
+        &self,
+        url: Url,
+        cursor_request: bool,
+        read: ReadRows<R>,
+    ) -> Result<ContactsPage<R>, CcError> {
         let base = &self.cfg.base_url;
         self.get_parsed(&url, "contacts", cursor_request, |body| {
-            ContactsPage::from_body(base, body)
+            ContactsPage::read(base, body, read)
         })
         .await
     }
@@ -200,7 +222,7 @@ impl ContactsClient {
         cursor_request: bool,
     ) -> Result<T, CcError> {
         self.get_parsed(url, what, cursor_request, |body| {
-            serde_json::from_slice(body).map_err(|e| malformed(what, body, &e))
+            serde_json::from_slice(&body).map_err(|e| malformed(what, &body, &e))
         })
         .await
     }
@@ -212,7 +234,7 @@ impl ContactsClient {
         url: &Url,
         what: &'static str,
         cursor_request: bool,
-        parse: impl Fn(&[u8]) -> Result<T, CcError>,
+        parse: impl Fn(Bytes) -> Result<T, CcError>,
     ) -> Result<T, CcError> {
         let policy = RetryPolicy {
             max_attempts: self.cfg.max_attempts,
@@ -232,7 +254,7 @@ impl ContactsClient {
         what: &'static str,
         cursor_request: bool,
         refreshed: &AtomicBool,
-        parse: &impl Fn(&[u8]) -> Result<T, CcError>,
+        parse: &impl Fn(Bytes) -> Result<T, CcError>,
     ) -> Result<T, CcError> {
         let mut token = self.tokens.access_token().await?;
         loop {
@@ -270,25 +292,8 @@ impl ContactsClient {
             }
             let body = resp.bytes().await.map_err(CcError::transport)?;
             self.latency.record(sent.elapsed());
-            return parse(&body);
+            return parse(body);
         }
-    }
-}
-
-impl ContactsPage {
-    /// Reads a `GET /contacts` answer; `base_url` is the client's, for the cursor of the next
-    /// link.
-    pub fn from_body(base_url: &Url, body: &[u8]) -> Result<Self, CcError> {
-        let raw: RawContactsPage =
-            serde_json::from_slice(body).map_err(|e| malformed("contacts", body, &e))?;
-        let next_href = raw.links.and_then(|l| l.next).map(|n| n.href);
-        let next_cursor = next_href.as_deref().and_then(|h| cursor_of(base_url, h));
-        Ok(ContactsPage {
-            contacts: raw.contacts,
-            contacts_count: raw.contacts_count,
-            next_href,
-            next_cursor,
-        })
     }
 }
 

@@ -9,12 +9,14 @@ pub mod limiter;
 pub mod model;
 mod oauth;
 mod pacer;
+pub mod page;
 mod query;
 mod retry;
 mod spacing;
 pub mod token;
 
-pub use client::{ClientConfig, ContactsClient, ContactsPage, ContactsQuery, Include};
+pub use client::{ClientConfig, ContactsClient, ContactsQuery, Include};
+pub use page::{ContactsPage, PageFields, RawContacts, ReadRows};
 pub use error::CcError;
 pub use gate::{GateError, SharedGate};
 pub use limiter::ApiLimiter;

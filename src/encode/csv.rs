@@ -1,7 +1,9 @@
 //! CSV (RFC 4180): one row per contact, the resolved columns.
 
 use super::view::{AddressView, ContactView, CustomFieldView, Joined, Phones, S, Str};
+use super::rows::{Rows, read_view_rows};
 use super::{Column, EncodeError, Encoder};
+use crate::cc::ReadRows;
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -289,6 +291,23 @@ impl Encoder for CsvEncoder {
             }
         }
         Ok(contacts.len())
+    }
+
+    fn reader(&self) -> ReadRows<Rows> {
+        read_view_rows
+    }
+
+    fn encode_rows(&mut self, rows: &Rows, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
+        match rows {
+            Rows::Raw(raw) => self.encode_page(raw, out),
+            Rows::Views(page) => {
+                let views = page.borrow_dependent();
+                for contact in views {
+                    self.write_contact(out, contact);
+                }
+                Ok(views.len())
+            }
+        }
     }
 }
 

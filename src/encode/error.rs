@@ -14,6 +14,9 @@ pub enum EncodeError {
     /// A `--columns` entry that names no column.
     #[error("unknown column {name:?}; valid columns: {valid}")]
     UnknownColumn { name: String, valid: String },
+    /// Rows this encoder's reader does not make reached it: a bug in the pipeline's wiring.
+    #[error("the encoder was handed rows its reader does not make")]
+    RowsNotRead,
     #[error("encoder I/O")]
     Io(#[from] std::io::Error),
 }

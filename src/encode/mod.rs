@@ -6,6 +6,7 @@ mod error;
 mod format;
 mod gzip;
 mod ndjson;
+mod rows;
 mod view;
 
 #[cfg(test)]
@@ -19,8 +20,12 @@ pub use error::EncodeError;
 pub use format::Format;
 pub use gzip::gzip_member;
 pub use ndjson::NdjsonEncoder;
+pub use rows::{Rows, ViewPage, read_raw_rows, read_view_rows};
+pub use view::ContactView;
 
 use serde_json::value::RawValue;
+
+use crate::cc::ReadRows;
 
 /// Turns pages of raw contacts into output bytes. One encoder per export; it keeps its
 /// buffers between pages.
@@ -34,6 +39,18 @@ pub trait Encoder: Send {
         contacts: &[Box<RawValue>],
         out: &mut Vec<u8>,
     ) -> Result<usize, EncodeError>;
+    /// How the fetch task reads a page for this encoder: one pass over the body, into the rows
+    /// `encode_rows` takes. Raw contacts unless the encoder says otherwise.
+    fn reader(&self) -> ReadRows<Rows> {
+        read_raw_rows
+    }
+    /// `encode_page` for rows made by [`Self::reader`].
+    fn encode_rows(&mut self, rows: &Rows, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
+        match rows {
+            Rows::Raw(raw) => self.encode_page(raw, out),
+            Rows::Views(_) => Err(EncodeError::RowsNotRead),
+        }
+    }
 }
 
 /// The encoder for `format`; `columns` and `escape_formulas` apply to CSV only.

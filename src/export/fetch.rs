@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::cc::{CcError, ContactsClient, ContactsPage, ContactsQuery};
+use crate::cc::{CcError, ContactsClient, ContactsPage, ContactsQuery, ReadRows};
 
 /// Where a chain begins.
 #[derive(Debug, Clone)]
@@ -19,18 +19,19 @@ pub enum ChainStart {
 const DEPTH: usize = 2;
 
 /// A running fetch task; dropping it stops the task.
-pub struct PageStream {
-    rx: mpsc::Receiver<Result<ContactsPage, CcError>>,
+pub struct PageStream<R> {
+    rx: mpsc::Receiver<Result<ContactsPage<R>, CcError>>,
     task: JoinHandle<()>,
 }
 
-impl PageStream {
-    pub fn spawn(client: Arc<ContactsClient>, start: ChainStart) -> Self {
+impl<R: Send + 'static> PageStream<R> {
+    /// `read` turns each body into the rows the consumer encodes (one pass, in this task).
+    pub fn spawn(client: Arc<ContactsClient>, start: ChainStart, read: ReadRows<R>) -> Self {
         let (tx, rx) = mpsc::channel(DEPTH);
         let task = tokio::spawn(async move {
             let mut page = match &start {
-                ChainStart::First(q) => client.first_page(q).await,
-                ChainStart::Cursor(c) => client.resume(c).await,
+                ChainStart::First(q) => client.first_page_with(q, read).await,
+                ChainStart::Cursor(c) => client.resume_with(c, read).await,
             };
             loop {
                 let next = page.as_ref().ok().and_then(|p| p.next_href.clone());
@@ -38,7 +39,7 @@ impl PageStream {
                     return; // the consumer is gone
                 }
                 match next {
-                    Some(href) => page = client.next_page(&href).await,
+                    Some(href) => page = client.next_page_with(&href, read).await,
                     None => return,
                 }
             }
@@ -47,12 +48,12 @@ impl PageStream {
     }
 
     /// The next page; `None` after the last page or after an error was handed out.
-    pub async fn next(&mut self) -> Option<Result<ContactsPage, CcError>> {
+    pub async fn next(&mut self) -> Option<Result<ContactsPage<R>, CcError>> {
         self.rx.recv().await
     }
 }
 
-impl Drop for PageStream {
+impl<R> Drop for PageStream<R> {
     fn drop(&mut self) {
         self.task.abort();
     }

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use super::fetch::{ChainStart, PageStream};
 use super::pipeline::{EncoderFactory, ExportError};
 use crate::cc::{ContactsClient, ContactsPage, ContactsQuery};
-use crate::encode::{EncodeError, Encoder, gzip_member};
+use crate::encode::{EncodeError, Encoder, Rows, gzip_member};
 
 /// One page, encoded (and compressed) and ready to store.
 #[derive(Debug)]
@@ -147,7 +147,7 @@ impl Lanes {
         let gzip = self.cfg.gzip;
         let shared = self.shared.clone();
         shared.fetching.fetch_add(1, Ordering::SeqCst);
-        let mut pages = PageStream::spawn(self.cfg.client.clone(), start);
+        let mut pages = PageStream::spawn(self.cfg.client.clone(), start, encoder.reader());
         let task = tokio::spawn(async move {
             let mut header = header;
             while let Some(page) = pages.next().await {
@@ -195,7 +195,7 @@ async fn room_for(shared: &Shared, window: usize) -> Option<OwnedSemaphorePermit
 /// One page through the encoder (and a gzip member when asked): what a lane does to each page
 /// it fetched. `header`: write the output's header first, then clear it.
 pub fn encode_chunk(
-    page: ContactsPage,
+    page: ContactsPage<Rows>,
     window: usize,
     encoder: &mut dyn Encoder,
     gzip: bool,
@@ -205,7 +205,7 @@ pub fn encode_chunk(
     if std::mem::take(header) {
         encoder.header(&mut plain);
     }
-    let rows = encoder.encode_page(&page.contacts, &mut plain)?;
+    let rows = encoder.encode_rows(&page.contacts, &mut plain)?;
     let bytes = if gzip {
         let mut packed = Vec::with_capacity(plain.len() / 4);
         gzip_member(&plain, &mut packed).map_err(|e| ExportError::Encode(EncodeError::Io(e)))?;

@@ -125,6 +125,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
             lists: args.lists.clone(),
             status: args.status.clone(),
             updated_after: args.updated_after.clone(),
+            include: args.format.includes(),
             ..ContactsQuery::default()
         },
         format: args.format,
