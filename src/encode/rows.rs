@@ -30,6 +30,16 @@ impl Rows {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Output bytes to reserve for these rows, so a page is encoded without growing its buffer:
+    /// NDJSON writes the raw text and a newline per contact; CSV (views) writes about a fifth of
+    /// the JSON it read.
+    pub fn output_hint(&self) -> usize {
+        match self {
+            Rows::Raw(raw) => raw.iter().map(|c| c.get().len() + 1).sum(),
+            Rows::Views(v) => v.borrow_owner().len() / 3,
+        }
+    }
 }
 
 impl std::fmt::Debug for Rows {

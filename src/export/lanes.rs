@@ -201,7 +201,7 @@ pub fn encode_chunk(
     gzip: bool,
     header: &mut bool,
 ) -> Result<Chunk, ExportError> {
-    let mut plain = Vec::with_capacity(256 * page.contacts.len() + 1024);
+    let mut plain = Vec::with_capacity(page.contacts.output_hint() + 4096);
     if std::mem::take(header) {
         encoder.header(&mut plain);
     }
