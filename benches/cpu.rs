@@ -15,8 +15,8 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use cc_export::cc::{ContactsPage, Include};
 use cc_export::cc::model::CustomFieldsPage;
+use cc_export::cc::{ContactsPage, Include};
 use cc_export::encode::{Format, build_encoder, resolve_columns};
 use cc_export::export::lanes::encode_chunk;
 use cc_export::sim::{SimConfig, Simulator};
@@ -97,8 +97,8 @@ fn stages(
     let parse = measure(rounds, contacts, || {
         for body in bodies {
             let body = bytes::Bytes::copy_from_slice(body);
-            let page = ContactsPage::read(base, body, encoder.reader())
-                .expect("a simulator page parses");
+            let page =
+                ContactsPage::read(base, body, encoder.reader()).expect("a simulator page parses");
             std::hint::black_box(page);
         }
     });

@@ -16,10 +16,10 @@ mod spacing;
 pub mod token;
 
 pub use client::{ClientConfig, ContactsClient, ContactsQuery, Include};
-pub use page::{ContactsPage, PageFields, RawContacts, ReadRows};
 pub use error::CcError;
 pub use gate::{GateError, SharedGate};
 pub use limiter::ApiLimiter;
+pub use page::{ContactsPage, PageFields, RawContacts, ReadRows};
 pub use token::{
     MemoryTokenSource, OAuthClient, OAuthConfig, PersistFn, TokenError, TokenPair, TokenSource,
 };

@@ -121,7 +121,11 @@ mod tests {
         assert_eq!(page.next_cursor.as_deref(), Some("abc"));
         let last = ContactsPage::from_body(&base, br#"{"contacts":[]}"#).unwrap();
         assert_eq!((last.next_href, last.next_cursor), (None, None));
-        for bad in [&br#"{"contacts":[{"a":1}"#[..], b"[]", br#"{"_links":{"next":{}}}"#] {
+        for bad in [
+            &br#"{"contacts":[{"a":1}"#[..],
+            b"[]",
+            br#"{"_links":{"next":{}}}"#,
+        ] {
             assert!(matches!(
                 ContactsPage::from_body(&base, bad),
                 Err(CcError::Malformed { .. })

@@ -1,7 +1,7 @@
 //! CSV (RFC 4180): one row per contact, the resolved columns.
 
-use super::view::{AddressView, ContactView, CustomFieldView, Joined, Phones, S, Str};
 use super::rows::{Rows, read_view_rows};
+use super::view::{AddressView, ContactView, CustomFieldView, Joined, Phones, S, Str};
 use super::{Column, EncodeError, Encoder};
 use crate::cc::ReadRows;
 use serde_json::value::RawValue;

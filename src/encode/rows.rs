@@ -5,9 +5,9 @@
 //! ~1,750 bytes per contact; the view reader does it in one and reads the paging fields too.
 
 use bytes::Bytes;
+use self_cell::self_cell;
 use serde::Deserialize;
 use serde::de::Error as _;
-use self_cell::self_cell;
 
 use super::view::ContactView;
 use crate::cc::page::{LinksView, read_raw};
@@ -113,7 +113,9 @@ mod tests {
         assert_eq!(vf, rf);
         assert_eq!(vf.next_href.as_deref(), Some("/v3/contacts?cursor=x"));
         assert_eq!((views.len(), raw.len()), (2, 2));
-        let Rows::Views(v) = views else { panic!("{views:?}") };
+        let Rows::Views(v) = views else {
+            panic!("{views:?}")
+        };
         let first = &v.borrow_dependent()[0];
         assert_eq!(first.first_name.as_ref().unwrap().as_str(), "Aé");
     }
@@ -122,7 +124,10 @@ mod tests {
     fn a_contact_of_the_wrong_shape_falls_back_to_raw() {
         let body = Bytes::from_static(br#"{"contacts":[{"contact_id":"a"},{"first_name":5}]}"#);
         let (rows, _) = read_view_rows(body).unwrap();
-        assert!(matches!(&rows, Rows::Raw(raw) if raw.len() == 2), "{rows:?}");
+        assert!(
+            matches!(&rows, Rows::Raw(raw) if raw.len() == 2),
+            "{rows:?}"
+        );
         for bad in [&br#"{"contacts":[{"contact_id":"a"}"#[..], b"\xff", b"[]"] {
             assert!(read_view_rows(Bytes::copy_from_slice(bad)).is_err());
         }
