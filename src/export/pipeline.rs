@@ -1,7 +1,7 @@
 //! The export loop: lanes (fetch → encode → gzip member, per window) → sink, in window order,
 //! each page handed to the sink with its position, which the sink checkpoints (the file sink at
-//! most every 100 ms, the object store sink with each uploaded part). The same loop serves the one-shot command (file sink) and the
-//! worker (object store sink).
+//! most every 100 ms, the object store sink with each uploaded part). The same loop serves the
+//! one-shot command (file sink) and the worker (object store sink).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -186,8 +186,8 @@ impl StateFile {
     }
 
     /// Like [`Self::save`] but without the directory fsync that makes the rename itself durable:
-    /// for the file sink's checkpoints (after a page, at most every 100 ms). A crash may then leave the previous
-    /// checkpoint, which is still a valid resume point (the output only grows between the two;
+    /// for the file sink's checkpoints (after a page, at most every 100 ms). A crash may then
+    /// leave the previous checkpoint, which is still a valid resume point (the output only grows between the two;
     /// resume truncates it to that checkpoint's offset and fetches the pages after it again).
     /// The directory fsync was ~3 % of a CSV export's CPU samples in a profile, once per page.
     pub fn save_progress(&self, state: &ExportState) -> Result<(), StateError> {
