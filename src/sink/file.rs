@@ -42,6 +42,7 @@ pub struct FileSink {
     /// Bytes written; the checkpoint (`state.bytes`) may be behind it by less than
     /// `CHECKPOINT_EVERY` of pages, which a resume cuts off and fetches again.
     offset: u64,
+    checkpoint_every: Duration,
     last_checkpoint: Option<Instant>,
     state_file: StateFile,
     state: ExportState,
@@ -85,6 +86,7 @@ impl FileSink {
             partial,
             file,
             offset: state.bytes,
+            checkpoint_every: CHECKPOINT_EVERY,
             last_checkpoint: None,
             state_file,
             state,
@@ -93,6 +95,12 @@ impl FileSink {
 
     pub fn state(&self) -> &ExportState {
         &self.state
+    }
+
+    /// Checkpoints at most every `every` instead of `CHECKPOINT_EVERY`.
+    pub fn with_checkpoint_every(mut self, every: Duration) -> Self {
+        self.checkpoint_every = every;
+        self
     }
 
     fn io(&self, source: std::io::Error) -> FileSinkError {
@@ -125,7 +133,7 @@ impl PageSink for FileSink {
         self.offset += chunk.len() as u64;
         if self
             .last_checkpoint
-            .is_some_and(|at| at.elapsed() < CHECKPOINT_EVERY)
+            .is_some_and(|at| at.elapsed() < self.checkpoint_every)
         {
             return Ok(());
         }
@@ -170,5 +178,93 @@ pub(crate) fn sync_parent(path: &Path) {
         }
     } else if let Ok(d) = File::open(".") {
         let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cc::ContactsQuery;
+    use crate::encode::Format;
+    use crate::export::spec::ExportSpec;
+
+    fn sink(dir: &Path, every: Duration) -> FileSink {
+        let spec = ExportSpec {
+            account_id: "a".into(),
+            query: ContactsQuery::default(),
+            format: Format::Csv,
+            gzip: false,
+            columns: None,
+            escape_formulas: false,
+        };
+        let state_file = StateFile::new(dir.join("c.csv.state.json"));
+        let state = state_file
+            .load()
+            .unwrap()
+            .unwrap_or_else(|| ExportState::new(spec, Vec::new()));
+        FileSink::open(&dir.join("c.csv"), state_file, state)
+            .unwrap()
+            .with_checkpoint_every(every)
+    }
+
+    fn at(page: u64) -> Position {
+        Position {
+            next_cursor: Some(format!("after-{page}")),
+            rows: page * 2,
+            pages: page,
+            ..Position::default()
+        }
+    }
+
+    fn saved(dir: &Path) -> ExportState {
+        StateFile::new(dir.join("c.csv.state.json"))
+            .load()
+            .unwrap()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn checkpoints_at_most_once_per_interval_and_resume_cuts_what_came_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = sink(dir.path(), Duration::from_secs(3600));
+        for page in 1..=3 {
+            s.write_page(format!("row{page}\r\n").as_bytes(), &at(page))
+                .await
+                .unwrap();
+        }
+        // The first page is checkpointed at once; the next two fall inside the interval.
+        let state = saved(dir.path());
+        assert_eq!((state.pages, state.bytes), (1, 6));
+        assert_eq!(state.next_cursor.as_deref(), Some("after-1"));
+        assert_eq!(
+            fs::metadata(partial_path(&dir.path().join("c.csv")))
+                .unwrap()
+                .len(),
+            18
+        );
+        drop(s); // killed: pages 2 and 3 were written but never checkpointed
+
+        let mut s = sink(dir.path(), Duration::ZERO);
+        assert_eq!(
+            fs::metadata(partial_path(&dir.path().join("c.csv")))
+                .unwrap()
+                .len(),
+            6
+        );
+        s.write_page(b"row2\r\n", &at(2)).await.unwrap();
+        assert_eq!(
+            saved(dir.path()).pages,
+            2,
+            "no interval: every page is checkpointed"
+        );
+        s.write_page(b"row3\r\n", &at(3)).await.unwrap();
+        s.finish(&at(3)).await.unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("c.csv")).unwrap(),
+            "row1\r\nrow2\r\nrow3\r\n"
+        );
+        let done = saved(dir.path());
+        assert!(done.complete);
+        assert_eq!((done.pages, done.bytes), (3, 18));
     }
 }
