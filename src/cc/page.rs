@@ -123,7 +123,7 @@ mod tests {
         assert_eq!((last.next_href, last.next_cursor), (None, None));
         for bad in [
             &br#"{"contacts":[{"a":1}"#[..],
-            b"[]",
+            b"7",
             br#"{"_links":{"next":{}}}"#,
         ] {
             assert!(matches!(
