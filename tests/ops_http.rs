@@ -188,3 +188,32 @@ async fn a_workers_metrics_move_while_it_exports() {
         1.0
     );
 }
+
+/// `/readyz` is polled every few seconds by every pod: the RabbitMQ check keeps one connection
+/// and only opens a channel on it each time, and a broker it cannot reach never leaves one held.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rabbitmq_probe_keeps_one_connection_across_checks() {
+    use cc_export::ops::readiness::{RabbitMqProbe, ReadinessProbe};
+    let mut settings = amqp_settings(&amqp::amqp_url());
+    settings.export_queue = "ops-probe-kept".into();
+    let probe = RabbitMqProbe::new(settings);
+    for _ in 0..5 {
+        probe.check().await.expect("the broker answers");
+    }
+    assert_eq!(probe.connections_opened(), 1);
+    // The broker drops it (as in a broker restart): the next check opens a new one.
+    let pids = amqp::connection_pids("ops-probe-kept");
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    amqp::close_connection(&pids[0]);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    probe.check().await.expect("the broker answers again");
+    probe.check().await.expect("and keeps answering");
+    assert_eq!(probe.connections_opened(), 2);
+
+    let nowhere = RabbitMqProbe::new(amqp_settings("amqp://guest:guest@127.0.0.1:1/%2f"));
+    for _ in 0..2 {
+        let why = nowhere.check().await.unwrap_err();
+        assert!(!why.contains("guest:guest"), "credentials leaked: {why}");
+    }
+    assert_eq!(nowhere.connections_opened(), 0);
+}
