@@ -1,7 +1,7 @@
 //! CPU per contact in process (issue 5, run by `scripts/bench.sh`): the simulator's page bodies
-//! are fetched once into memory, then each round takes them through exactly what an export lane
-//! does to a page (`ContactsPage::from_body`, then `export::lanes::encode_chunk`: encode, gzip
-//! member when asked) and appends the chunk to one buffer, as the file sink writes it. No HTTP,
+//! are fetched once into memory, then each round takes them through exactly what an export does
+//! to a page (`ContactsPage::read` with the encoder's reader, the fetch task's one pass, then
+//! `export::lanes::encode_chunk`: encode, gzip member when asked) and appends the chunk to one buffer, as the file sink writes it. No HTTP,
 //! no fsync, no checkpoint: the encoder's own cost, against the end-to-end figure of
 //! `benches/export.rs`.
 //!

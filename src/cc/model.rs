@@ -7,21 +7,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-/// One page of `GET /v3/contacts` as it came off the wire: contacts are kept raw so they can be
-/// written byte for byte (NDJSON) and parsed into [`Contact`] only where a typed view is needed.
-#[derive(Debug, Deserialize)]
-pub struct RawContactsPage {
-    #[serde(default)]
-    pub contacts: Vec<Box<RawValue>>,
-    #[serde(default)]
-    pub contacts_count: Option<u64>,
-    #[serde(default, rename = "_links")]
-    pub links: Option<PagingLinks>,
-    /// Set (to e.g. "processing") with a 202 for `segment_id` queries.
-    #[serde(default)]
-    pub status: Option<String>,
-}
-
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 pub struct PagingLinks {
     #[serde(default, skip_serializing_if = "Option::is_none")]

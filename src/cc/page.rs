@@ -57,23 +57,33 @@ impl LinksView<'_> {
     }
 }
 
+/// A `GET /contacts` body as every reader sees it: the contacts as `C` (raw, or views borrowed
+/// from the body), and the paging fields.
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "C: Deserialize<'de> + Default"))]
+pub struct PageBody<'a, C> {
+    #[serde(default)]
+    pub contacts: C,
+    #[serde(default)]
+    pub contacts_count: Option<u64>,
+    #[serde(borrow, default, rename = "_links")]
+    pub links: Option<LinksView<'a>>,
+}
+
+impl<C> PageBody<'_, C> {
+    /// The contacts and the page's fields.
+    pub fn split(self) -> (C, PageFields) {
+        let fields = PageFields {
+            contacts_count: self.contacts_count,
+            next_href: self.links.and_then(|l| l.next_href()),
+        };
+        (self.contacts, fields)
+    }
+}
+
 /// The reader for raw contacts.
 pub fn read_raw(body: Bytes) -> Result<(RawContacts, PageFields), serde_json::Error> {
-    #[derive(Deserialize)]
-    struct Page<'a> {
-        #[serde(default)]
-        contacts: RawContacts,
-        #[serde(default)]
-        contacts_count: Option<u64>,
-        #[serde(borrow, default, rename = "_links")]
-        links: Option<LinksView<'a>>,
-    }
-    let page: Page = serde_json::from_slice(&body)?;
-    let fields = PageFields {
-        contacts_count: page.contacts_count,
-        next_href: page.links.and_then(|l| l.next_href()),
-    };
-    Ok((page.contacts, fields))
+    serde_json::from_slice::<PageBody<RawContacts>>(&body).map(PageBody::split)
 }
 
 impl<R> ContactsPage<R> {

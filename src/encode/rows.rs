@@ -6,11 +6,10 @@
 
 use bytes::Bytes;
 use self_cell::self_cell;
-use serde::Deserialize;
 use serde::de::Error as _;
 
 use super::view::ContactView;
-use crate::cc::page::{LinksView, read_raw};
+use crate::cc::page::{PageBody, read_raw};
 use crate::cc::{PageFields, RawContacts};
 
 /// The contacts of one page, in the form the encoder that asked for them reads.
@@ -71,26 +70,14 @@ pub fn read_raw_rows(body: Bytes) -> Result<(Rows, PageFields), serde_json::Erro
 /// so a truncated body is still retried as malformed and a contact of the wrong shape is still
 /// reported by the encoder with its index and id.
 pub fn read_view_rows(body: Bytes) -> Result<(Rows, PageFields), serde_json::Error> {
-    #[derive(Deserialize)]
-    struct Page<'a> {
-        #[serde(borrow, default)]
-        contacts: Views<'a>,
-        #[serde(default)]
-        contacts_count: Option<u64>,
-        #[serde(borrow, default, rename = "_links")]
-        links: Option<LinksView<'a>>,
-    }
     let mut fields = PageFields::default();
     let views = ViewPage::try_new(body.clone(), |body| {
         // Validating the whole body once lets serde_json skip its check of every string.
         let text = simdutf8::basic::from_utf8(body)
             .map_err(|_| serde_json::Error::custom("the body is not UTF-8"))?;
-        let page: Page = serde_json::from_str(text)?;
-        fields = PageFields {
-            contacts_count: page.contacts_count,
-            next_href: page.links.and_then(|l| l.next_href()),
-        };
-        Ok::<_, serde_json::Error>(page.contacts)
+        let (views, page_fields) = serde_json::from_str::<PageBody<Views>>(text)?.split();
+        fields = page_fields;
+        Ok::<_, serde_json::Error>(views)
     });
     match views {
         Ok(views) => Ok((Rows::Views(views), fields)),
