@@ -222,7 +222,7 @@ impl ContactsClient {
         cursor_request: bool,
     ) -> Result<T, CcError> {
         self.get_parsed(url, what, cursor_request, |body| {
-            serde_json::from_slice(&body).map_err(|e| malformed(what, &body, &e))
+            serde_json::from_slice(&body).map_err(|e| CcError::malformed_body(what, body.len(), &e))
         })
         .await
     }
@@ -294,12 +294,6 @@ impl ContactsClient {
             self.latency.record(sent.elapsed());
             return parse(body);
         }
-    }
-}
-
-fn malformed(what: &str, body: &[u8], e: &serde_json::Error) -> CcError {
-    CcError::Malformed {
-        detail: format!("{what} body ({} bytes): {e}", body.len()),
     }
 }
 

@@ -49,6 +49,13 @@ pub enum CcError {
 }
 
 impl CcError {
+    /// A `what` answer of `len` bytes that does not parse (retried like a transport error).
+    pub(crate) fn malformed_body(what: &str, len: usize, e: &serde_json::Error) -> Self {
+        CcError::Malformed {
+            detail: format!("{what} body ({len} bytes): {e}"),
+        }
+    }
+
     /// True when trying again later cannot help without a human or a code change.
     pub fn is_permanent(&self) -> bool {
         match self {

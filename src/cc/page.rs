@@ -91,9 +91,8 @@ impl<R> ContactsPage<R> {
     /// link.
     pub fn read(base_url: &Url, body: Bytes, read: ReadRows<R>) -> Result<Self, CcError> {
         let len = body.len();
-        let (contacts, fields) = read(body).map_err(|e| CcError::Malformed {
-            detail: format!("contacts body ({len} bytes): {e}"),
-        })?;
+        let (contacts, fields) =
+            read(body).map_err(|e| CcError::malformed_body("contacts", len, &e))?;
         let next_cursor = fields
             .next_href
             .as_deref()
