@@ -227,12 +227,14 @@ impl StateFile {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::cc::ContactsQuery;
     use crate::encode::Format;
 
-    fn state() -> ExportState {
+    /// A fresh CSV export's state for account `a`, default query and columns (tests of this
+    /// module and of the file sink).
+    pub(crate) fn state() -> ExportState {
         ExportState::new(
             ExportSpec {
                 account_id: "a".into(),

@@ -184,24 +184,13 @@ pub(crate) fn sync_parent(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cc::ContactsQuery;
-    use crate::encode::Format;
-    use crate::export::spec::ExportSpec;
 
     fn sink(dir: &Path, every: Duration) -> FileSink {
-        let spec = ExportSpec {
-            account_id: "a".into(),
-            query: ContactsQuery::default(),
-            format: Format::Csv,
-            gzip: false,
-            columns: None,
-            escape_formulas: false,
-        };
         let state_file = StateFile::new(dir.join("c.csv.state.json"));
         let state = state_file
             .load()
             .unwrap()
-            .unwrap_or_else(|| ExportState::new(spec, Vec::new()));
+            .unwrap_or_else(crate::export::state::tests::state);
         FileSink::open(&dir.join("c.csv"), state_file, state)
             .unwrap()
             .with_checkpoint_every(every)
