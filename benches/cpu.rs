@@ -12,6 +12,9 @@
 //! CSV figure into the page parse and the encoding. `BENCH_CPU_INPROC_CONTACTS` (default 20,000)
 //! and `BENCH_CPU_ROUNDS` (default 9) size it; `BENCH_QUICK=1` shrinks both.
 
+#[path = "common/env.rs"]
+mod env;
+
 use std::time::Duration;
 
 use anyhow::Context;
@@ -20,6 +23,7 @@ use cc_export::cc::{ContactsPage, Include};
 use cc_export::encode::{Format, build_encoder, resolve_columns};
 use cc_export::export::lanes::encode_chunk;
 use cc_export::sim::{SimConfig, Simulator};
+use env::env_u64;
 use url::Url;
 
 const ACCOUNT: &str = "bench";
@@ -30,7 +34,7 @@ fn main() -> anyhow::Result<()> {
         println!("benchmark: run it with `cargo bench --bench cpu` or scripts/bench.sh");
         return Ok(());
     }
-    let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+    let quick = env::quick();
     let contacts = env_u64(
         "BENCH_CPU_INPROC_CONTACTS",
         if quick { 5_000 } else { 20_000 },
@@ -225,14 +229,4 @@ fn fetch_pages(contacts: u64, include: Vec<Include>) -> anyhow::Result<Pages> {
         })
     })
     .context("fetching the simulator's pages")
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v
-            .replace(['_', ','], "")
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v} is not a number")),
-        Err(_) => default,
-    }
 }

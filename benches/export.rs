@@ -11,6 +11,8 @@
 
 #[path = "export/child.rs"]
 mod child;
+#[path = "common/env.rs"]
+mod env;
 #[path = "export/seed.rs"]
 mod seed;
 #[path = "export/sizes.rs"]

@@ -21,22 +21,13 @@ pub struct Sizes {
     rows: Vec<String>,
 }
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v
-            .replace(['_', ','], "")
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v} is not a number")),
-        Err(_) => default,
-    }
-}
-
 impl Sizes {
     pub fn from_env() -> Sizes {
-        let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+        let quick = crate::env::quick();
         // (full, quick)
-        let pick =
-            |name: &str, full: u64, small: u64| env_u64(name, if quick { small } else { full });
+        let pick = |name: &str, full: u64, small: u64| {
+            crate::env::env_u64(name, if quick { small } else { full })
+        };
         Sizes {
             quick,
             util_fast: pick("BENCH_UTIL_CONTACTS", 100_000, 20_000),
