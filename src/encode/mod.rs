@@ -7,6 +7,7 @@ mod format;
 mod gzip;
 mod ndjson;
 mod rows;
+mod scan;
 mod view;
 
 #[cfg(test)]

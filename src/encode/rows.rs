@@ -8,6 +8,7 @@ use bytes::Bytes;
 use self_cell::self_cell;
 use serde::de::Error as _;
 
+use super::scan;
 use super::view::ContactView;
 use crate::cc::page::{PageBody, read_raw};
 use crate::cc::{PageFields, RawContacts};
@@ -75,7 +76,11 @@ pub fn read_view_rows(body: Bytes) -> Result<(Rows, PageFields), serde_json::Err
         // Validating the whole body once lets serde_json skip its check of every string.
         let text = simdutf8::basic::from_utf8(body)
             .map_err(|_| serde_json::Error::custom("the body is not UTF-8"))?;
-        let (views, page_fields) = serde_json::from_str::<PageBody<Views>>(text)?.split();
+        // The scanner takes the pages it is sure of; serde_json reads (or refuses) the rest.
+        let (views, page_fields) = match scan::read_page(text) {
+            Ok(page) => page,
+            Err(scan::Bail) => serde_json::from_str::<PageBody<Views>>(text)?.split(),
+        };
         fields = page_fields;
         Ok::<_, serde_json::Error>(views)
     });

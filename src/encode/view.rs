@@ -135,25 +135,27 @@ pub struct Joined<'a>(pub Str<'a>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Joined<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        fold_seq(d, |acc: &mut (bool, Joined<'a>), item: Str<'a>| {
-            if !std::mem::replace(&mut acc.0, true) {
-                (acc.1).0 = item;
-            } else {
-                let joined = ((acc.1).0).0.to_mut();
-                joined.push(';');
-                joined.push_str(item.as_str());
-            }
-        })
-        .map(|(_, joined)| joined)
+        fold_seq(d, join_item).map(|(_, joined)| joined)
+    }
+}
+
+/// Adds one array element to a `Joined` being built: (any element yet, the join so far).
+pub(super) fn join_item<'a>(acc: &mut (bool, Joined<'a>), item: Str<'a>) {
+    if !std::mem::replace(&mut acc.0, true) {
+        (acc.1).0 = item;
+    } else {
+        let joined = ((acc.1).0).0.to_mut();
+        joined.push(';');
+        joined.push_str(item.as_str());
     }
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct PhoneView<'a> {
+pub(super) struct PhoneView<'a> {
     #[serde(borrow, default)]
-    phone_number: S<'a>,
+    pub phone_number: S<'a>,
     #[serde(borrow, default)]
-    kind: S<'a>,
+    pub kind: S<'a>,
 }
 
 /// `phone_numbers` reduced to the number of the first entry of each kind a column reads.
@@ -166,20 +168,25 @@ pub struct Phones<'a> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for Phones<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        fold_seq(d, |acc: &mut Phones<'a>, p: PhoneView<'a>| {
-            let Some(kind) = p.kind else { return };
-            let kind = kind.as_str();
-            let slot = if kind.eq_ignore_ascii_case("work") {
-                &mut acc.work
-            } else if kind.eq_ignore_ascii_case("home") {
-                &mut acc.home
-            } else if kind.eq_ignore_ascii_case("mobile") {
-                &mut acc.mobile
-            } else {
-                return;
-            };
-            slot.get_or_insert(p.phone_number);
-        })
+        fold_seq(d, Phones::add)
+    }
+}
+
+impl<'a> Phones<'a> {
+    /// Takes one `phone_numbers` entry: the first of each kind a column reads wins.
+    pub(super) fn add(&mut self, p: PhoneView<'a>) {
+        let Some(kind) = p.kind else { return };
+        let kind = kind.as_str();
+        let slot = if kind.eq_ignore_ascii_case("work") {
+            &mut self.work
+        } else if kind.eq_ignore_ascii_case("home") {
+            &mut self.home
+        } else if kind.eq_ignore_ascii_case("mobile") {
+            &mut self.mobile
+        } else {
+            return;
+        };
+        slot.get_or_insert(p.phone_number);
     }
 }
 
@@ -206,20 +213,18 @@ pub struct Address<'a>(pub Option<AddressView<'a>>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Address<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // (chosen, chosen is a home address)
-        fold_seq(
-            d,
-            |acc: &mut (Option<AddressView<'a>>, bool), a: AddressView<'a>| {
-                if acc.1 {
-                    return;
-                }
-                let home = a.kind.as_str().eq_ignore_ascii_case("home");
-                if home || acc.0.is_none() {
-                    *acc = (Some(a), home);
-                }
-            },
-        )
-        .map(|(chosen, _)| Address(chosen))
+        fold_seq(d, add_address).map(|(chosen, _)| Address(chosen))
+    }
+}
+
+/// Takes one `street_addresses` entry into (chosen, chosen is a home address).
+pub(super) fn add_address<'a>(acc: &mut (Option<AddressView<'a>>, bool), a: AddressView<'a>) {
+    if acc.1 {
+        return;
+    }
+    let home = a.kind.as_str().eq_ignore_ascii_case("home");
+    if home || acc.0.is_none() {
+        *acc = (Some(a), home);
     }
 }
 

@@ -1,0 +1,404 @@
+//! The JSON grammar the page scanner walks: whitespace, strings, numbers, literals, and a
+//! validating skip of any value no column reads.
+//!
+//! It never decides what a malformed body means: anything it is not sure of is a [`Bail`], and
+//! the page is read by serde_json instead, which gives the real answer (an error, or a value
+//! shape the scanner does not take, such as a struct written as an array).
+
+use std::borrow::Cow;
+
+/// "Not on the fast path": read this page with serde_json.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bail;
+
+pub type R<T> = Result<T, Bail>;
+
+/// serde_json stops at 128 levels; the scanner hands deeper values to it well before.
+const MAX_DEPTH: u32 = 64;
+
+/// A string token: `start..end` is its text between the quotes, `escaped` when it holds a `\`.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+    pub escaped: bool,
+}
+
+pub struct Lexer<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    pub pos: usize,
+}
+
+impl<'a> Lexer<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Lexer {
+            text,
+            b: text.as_bytes(),
+            pos: 0,
+        }
+    }
+
+    #[inline]
+    pub fn peek(&self) -> Option<u8> {
+        self.b.get(self.pos).copied()
+    }
+
+    #[inline]
+    pub fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// The next byte after whitespace, consumed.
+    #[inline]
+    pub fn next(&mut self) -> R<u8> {
+        self.ws();
+        let c = self.peek().ok_or(Bail)?;
+        self.pos += 1;
+        Ok(c)
+    }
+
+    #[inline]
+    pub fn expect(&mut self, c: u8) -> R<()> {
+        if self.next()? == c { Ok(()) } else { Err(Bail) }
+    }
+
+    /// Whitespace, then the end of the text.
+    pub fn end(&mut self) -> R<()> {
+        self.ws();
+        if self.pos == self.b.len() {
+            Ok(())
+        } else {
+            Err(Bail)
+        }
+    }
+
+    /// After a member or element: `true` on `,`, `false` on `close`.
+    #[inline]
+    pub fn more(&mut self, close: u8) -> R<bool> {
+        match self.next()? {
+            b',' => Ok(true),
+            c if c == close => Ok(false),
+            _ => Err(Bail),
+        }
+    }
+
+    /// Consumes `{`, and `}` at once when the object is empty: `true` when members follow.
+    #[inline]
+    pub fn open(&mut self, open: u8, close: u8) -> R<bool> {
+        self.expect(open)?;
+        self.ws();
+        if self.peek() == Some(close) {
+            self.pos += 1;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// A member's key (unescaped keys only: an escaped one could spell a field's name) and its
+    /// `:`.
+    #[inline]
+    pub fn key(&mut self) -> R<&'a [u8]> {
+        self.expect(b'"')?;
+        let s = self.string_rest()?;
+        if s.escaped {
+            return Err(Bail);
+        }
+        self.expect(b':')?;
+        Ok(&self.b[s.start..s.end])
+    }
+
+    /// A string whose opening quote was consumed, up to and past its closing quote.
+    #[inline]
+    pub fn string_rest(&mut self) -> R<Span> {
+        let start = self.pos;
+        let mut escaped = false;
+        loop {
+            let i = find_special(self.b, self.pos);
+            match self.b.get(i) {
+                Some(b'"') => {
+                    self.pos = i + 1;
+                    return Ok(Span {
+                        start,
+                        end: i,
+                        escaped,
+                    });
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    self.pos = self.escape(i + 1)?;
+                }
+                // A raw control character, or the end of the text.
+                _ => return Err(Bail),
+            }
+        }
+    }
+
+    /// One escape after its `\` at `i`; the index after it. `\u` takes any four hex digits, as
+    /// serde_json does for a value it ignores; a kept string is unescaped by serde_json itself.
+    fn escape(&self, i: usize) -> R<usize> {
+        match self.b.get(i) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(i + 1),
+            Some(b'u') => match self.b.get(i + 1..i + 5) {
+                Some(hex) if hex.iter().all(u8::is_ascii_hexdigit) => Ok(i + 5),
+                _ => Err(Bail),
+            },
+            _ => Err(Bail),
+        }
+    }
+
+    /// The text of a string token: borrowed, or unescaped by serde_json.
+    #[inline]
+    pub fn text_of(&self, s: Span) -> R<Cow<'a, str>> {
+        if !s.escaped {
+            // The span lies between two ASCII quotes, so on character boundaries.
+            return self.text.get(s.start..s.end).map(Cow::Borrowed).ok_or(Bail);
+        }
+        let quoted = self.text.get(s.start - 1..s.end + 1).ok_or(Bail)?;
+        serde_json::from_str::<String>(quoted)
+            .map(Cow::Owned)
+            .map_err(|_| Bail)
+    }
+
+    /// `null`, consumed, when it comes next (after whitespace).
+    #[inline]
+    pub fn null(&mut self) -> R<bool> {
+        self.ws();
+        if self.peek() != Some(b'n') {
+            return Ok(false);
+        }
+        self.literal(b"null")?;
+        Ok(true)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> R<()> {
+        if self.b.get(self.pos..self.pos + word.len()) == Some(word) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            Err(Bail)
+        }
+    }
+
+    /// An integer written without fraction or exponent (nor `-0`), that fits an `i64` easily.
+    pub fn int(&mut self) -> R<i64> {
+        self.ws();
+        let neg = self.peek() == Some(b'-');
+        let digits = self.pos + usize::from(neg);
+        let mut i = digits;
+        let mut n: i64 = 0;
+        while let Some(&d @ b'0'..=b'9') = self.b.get(i) {
+            n = n * 10 + i64::from(d - b'0');
+            i += 1;
+        }
+        let len = i - digits;
+        let leading_zero = len > 1 && self.b[digits] == b'0';
+        // serde_json reads `-0` as the float -0.0, which an integer field refuses.
+        let minus_zero = neg && n == 0;
+        let fraction = matches!(self.b.get(i), Some(b'.' | b'e' | b'E'));
+        if len == 0 || len > 18 || leading_zero || minus_zero || fraction {
+            return Err(Bail);
+        }
+        self.pos = i;
+        Ok(if neg { -n } else { n })
+    }
+
+    /// Any JSON value, checked as serde_json checks a value it ignores, and dropped.
+    pub fn skip(&mut self, depth: u32) -> R<()> {
+        self.ws();
+        match self.peek().ok_or(Bail)? {
+            b'"' => {
+                self.pos += 1;
+                self.string_rest().map(drop)
+            }
+            b'{' if depth < MAX_DEPTH => {
+                if self.open(b'{', b'}')? {
+                    loop {
+                        self.expect(b'"')?;
+                        self.string_rest()?;
+                        self.expect(b':')?;
+                        self.skip(depth + 1)?;
+                        if !self.more(b'}')? {
+                            break;
+                        }
+                    }
+                }
+                Ok(())
+            }
+            b'[' if depth < MAX_DEPTH => {
+                if self.open(b'[', b']')? {
+                    loop {
+                        self.skip(depth + 1)?;
+                        if !self.more(b']')? {
+                            break;
+                        }
+                    }
+                }
+                Ok(())
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => Err(Bail),
+        }
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    fn number(&mut self) -> R<()> {
+        let b = self.b;
+        let mut i = self.pos;
+        let digits = |mut i: usize| {
+            let from = i;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            if i > from { Ok(i) } else { Err(Bail) }
+        };
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        i = match b.get(i) {
+            Some(b'0') => i + 1,
+            Some(b'1'..=b'9') => digits(i)?,
+            _ => return Err(Bail),
+        };
+        if b.get(i) == Some(&b'.') {
+            i = digits(i + 1)?;
+        }
+        if let Some(b'e' | b'E') = b.get(i) {
+            i += 1;
+            if let Some(b'+' | b'-') = b.get(i) {
+                i += 1;
+            }
+            i = digits(i)?;
+        }
+        self.pos = i;
+        Ok(())
+    }
+}
+
+/// The index of the first `"`, `\` or control character at or after `i`, or `b.len()`.
+#[inline]
+fn find_special(b: &[u8], mut i: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE2 is part of the x86_64 baseline; every load reads `b[i..i + 16]`, in bounds,
+    // and `loadu` takes any alignment.
+    unsafe {
+        // 16 bytes per step: most strings end in the first.
+        use std::arch::x86_64::*;
+        let (quote, backslash, ctl) = (
+            _mm_set1_epi8(b'"' as i8),
+            _mm_set1_epi8(b'\\' as i8),
+            _mm_set1_epi8(0x1f),
+        );
+        while i + 16 <= b.len() {
+            let v = _mm_loadu_si128(b.as_ptr().add(i).cast());
+            let hit = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                // max(v, 0x1f) == 0x1f exactly when v <= 0x1f (unsigned).
+                _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl),
+            );
+            let mask = _mm_movemask_epi8(hit) as u32;
+            if mask != 0 {
+                return i + mask.trailing_zeros() as usize;
+            }
+            i += 16;
+        }
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_special_agrees_with_a_byte_loop() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        let alphabet = b"ab\"\\\x01\x1f ~\x7f\xc3\xa9";
+        for _ in 0..20_000 {
+            let len = rng.usize(0..48);
+            let b: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.usize(0..alphabet.len())])
+                .collect();
+            let from = rng.usize(0..=len);
+            let want = (from..len)
+                .find(|&i| matches!(b[i], b'"' | b'\\' | 0..=0x1f))
+                .unwrap_or(len);
+            assert_eq!(find_special(&b, from), want, "{b:?} from {from}");
+        }
+    }
+
+    #[test]
+    fn skip_takes_what_serde_json_takes() {
+        let values = [
+            "1",
+            "-0",
+            "0.5",
+            "1e9",
+            "-2E-3",
+            "true",
+            "false",
+            "null",
+            r#""a\"\u00e9""#,
+            "[]",
+            "{}",
+            r#"{"a":[1,{"b":null}],"c":"d"}"#,
+            " [ 1 , 2 ] ",
+        ];
+        for v in values {
+            let mut l = Lexer::new(v);
+            assert_eq!(l.skip(0).and_then(|()| l.end()), Ok(()), "{v}");
+            assert!(
+                serde_json::from_str::<serde::de::IgnoredAny>(v).is_ok(),
+                "{v}"
+            );
+        }
+        let bad = [
+            "01",
+            "1.",
+            ".5",
+            "-",
+            "1e",
+            "tru",
+            "nul",
+            "[1,]",
+            "{\"a\"}",
+            "{\"a\":1,}",
+            "[1 2]",
+            "\"a\\x\"",
+            "\"\\u12g4\"",
+            "\"a\u{1}\"",
+            "\"abc",
+            "{",
+            "+1",
+        ];
+        for v in bad {
+            let mut l = Lexer::new(v);
+            assert_eq!(l.skip(0).and_then(|()| l.end()), Err(Bail), "{v}");
+            assert!(
+                serde_json::from_str::<serde::de::IgnoredAny>(v).is_err(),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn int_takes_plain_integers_only() {
+        for (v, want) in [("0", Ok(0)), ("-7", Ok(-7)), ("12", Ok(12))] {
+            assert_eq!(Lexer::new(v).int(), want, "{v}");
+        }
+        for v in ["01", "-0", "1.0", "1e2", "-", "x", "1234567890123456789"] {
+            assert_eq!(Lexer::new(v).int(), Err(Bail), "{v}");
+        }
+    }
+}
