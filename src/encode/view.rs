@@ -144,7 +144,14 @@ pub(super) fn join_item<'a>(acc: &mut (bool, Joined<'a>), item: Str<'a>) {
     if !std::mem::replace(&mut acc.0, true) {
         (acc.1).0 = item;
     } else {
-        let joined = ((acc.1).0).0.to_mut();
+        let joined = &mut (acc.1).0.0;
+        if let Cow::Borrowed(first) = joined {
+            // Room for a few more ids of the same length (list and tag ids are UUIDs).
+            let mut owned = String::with_capacity(4 * (first.len() + 1));
+            owned.push_str(first);
+            *joined = Cow::Owned(owned);
+        }
+        let joined = joined.to_mut();
         joined.push(';');
         joined.push_str(item.as_str());
     }

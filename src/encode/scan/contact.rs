@@ -58,14 +58,14 @@ impl<'a> Lexer<'a> {
         Ok(Some(acc))
     }
 
-    #[inline]
+    #[inline(always)]
     fn str(&mut self) -> R<Str<'a>> {
         self.expect(b'"')?;
         let span = self.string_rest()?;
         self.text_of(span).map(Str)
     }
 
-    #[inline]
+    #[inline(always)]
     fn opt_str(&mut self) -> R<S<'a>> {
         if self.null()? {
             return Ok(None);

@@ -32,14 +32,49 @@ pub struct Lexer<'a> {
 
 impl<'a> Lexer<'a> {
     pub fn new(text: &'a str) -> Self {
-        Lexer {
-            text,
-            b: text.as_bytes(),
-            pos: 0,
-        }
+        let b = text.as_bytes();
+        Lexer { text, b, pos: 0 }
     }
 
-    #[inline]
+    /// The index of the first `"`, `\` or control character at or after `i`, or the length.
+    #[inline(always)]
+    fn find_special(&self, mut i: usize) -> usize {
+        let b = self.b;
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: SSE2 is part of the x86_64 baseline; every load reads `b[i..i + 16]`, in
+        // bounds, and `loadu` takes any alignment.
+        unsafe {
+            // 16 bytes per step: most strings end in the first or second.
+            use std::arch::x86_64::*;
+            let (quote, backslash, ctl) = (
+                _mm_set1_epi8(b'"' as i8),
+                _mm_set1_epi8(b'\\' as i8),
+                _mm_set1_epi8(0x1f),
+            );
+            while i + 16 <= b.len() {
+                let v = _mm_loadu_si128(b.as_ptr().add(i).cast());
+                let hit = _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                    // max(v, 0x1f) == 0x1f exactly when v <= 0x1f (unsigned).
+                    _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl),
+                );
+                let mask = _mm_movemask_epi8(hit) as u32;
+                if mask != 0 {
+                    return i + mask.trailing_zeros() as usize;
+                }
+                i += 16;
+            }
+        }
+        while let Some(&c) = b.get(i) {
+            if is_special(c) {
+                return i;
+            }
+            i += 1;
+        }
+        i
+    }
+
+    #[inline(always)]
     pub fn peek(&self) -> Option<u8> {
         self.b.get(self.pos).copied()
     }
@@ -52,15 +87,19 @@ impl<'a> Lexer<'a> {
     }
 
     /// The next byte after whitespace, consumed.
-    #[inline]
+    #[inline(always)]
     pub fn next(&mut self) -> R<u8> {
-        self.ws();
-        let c = self.peek().ok_or(Bail)?;
+        let mut c = self.peek().ok_or(Bail)?;
+        // Compact JSON (what the API sends) has no whitespace between tokens.
+        if c <= b' ' {
+            self.ws();
+            c = self.peek().ok_or(Bail)?;
+        }
         self.pos += 1;
         Ok(c)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn expect(&mut self, c: u8) -> R<()> {
         if self.next()? == c { Ok(()) } else { Err(Bail) }
     }
@@ -76,7 +115,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// After a member or element: `true` on `,`, `false` on `close`.
-    #[inline]
+    #[inline(always)]
     pub fn more(&mut self, close: u8) -> R<bool> {
         match self.next()? {
             b',' => Ok(true),
@@ -86,7 +125,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// Consumes `{`, and `}` at once when the object is empty: `true` when members follow.
-    #[inline]
+    #[inline(always)]
     pub fn open(&mut self, open: u8, close: u8) -> R<bool> {
         self.expect(open)?;
         self.ws();
@@ -99,7 +138,7 @@ impl<'a> Lexer<'a> {
 
     /// A member's key (unescaped keys only: an escaped one could spell a field's name) and its
     /// `:`.
-    #[inline]
+    #[inline(always)]
     pub fn key(&mut self) -> R<&'a [u8]> {
         self.expect(b'"')?;
         let s = self.string_rest()?;
@@ -111,25 +150,36 @@ impl<'a> Lexer<'a> {
     }
 
     /// A string whose opening quote was consumed, up to and past its closing quote.
-    #[inline]
+    #[inline(always)]
     pub fn string_rest(&mut self) -> R<Span> {
         let start = self.pos;
-        let mut escaped = false;
+        let i = self.find_special(start);
+        if self.b.get(i) == Some(&b'"') {
+            self.pos = i + 1;
+            return Ok(Span {
+                start,
+                end: i,
+                escaped: false,
+            });
+        }
+        self.escaped_string_rest(start, i)
+    }
+
+    /// The rest of a string from its first `\` (or control character, or the end) at `i`.
+    #[cold]
+    #[inline(never)]
+    fn escaped_string_rest(&mut self, start: usize, mut i: usize) -> R<Span> {
         loop {
-            let i = find_special(self.b, self.pos);
             match self.b.get(i) {
                 Some(b'"') => {
                     self.pos = i + 1;
                     return Ok(Span {
                         start,
                         end: i,
-                        escaped,
+                        escaped: true,
                     });
                 }
-                Some(b'\\') => {
-                    escaped = true;
-                    self.pos = self.escape(i + 1)?;
-                }
+                Some(b'\\') => i = self.find_special(self.escape(i + 1)?),
                 // A raw control character, or the end of the text.
                 _ => return Err(Bail),
             }
@@ -150,7 +200,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// The text of a string token: borrowed, or unescaped by serde_json.
-    #[inline]
+    #[inline(always)]
     pub fn text_of(&self, s: Span) -> R<Cow<'a, str>> {
         if !s.escaped {
             // The span lies between two ASCII quotes, so on character boundaries.
@@ -163,9 +213,11 @@ impl<'a> Lexer<'a> {
     }
 
     /// `null`, consumed, when it comes next (after whitespace).
-    #[inline]
+    #[inline(always)]
     pub fn null(&mut self) -> R<bool> {
-        self.ws();
+        if self.peek().is_some_and(|c| c <= b' ') {
+            self.ws();
+        }
         if self.peek() != Some(b'n') {
             return Ok(false);
         }
@@ -280,41 +332,10 @@ impl<'a> Lexer<'a> {
     }
 }
 
-/// The index of the first `"`, `\` or control character at or after `i`, or `b.len()`.
+/// Is `c` a byte a string scan stops at: `"`, `\` or a control character.
 #[inline]
-fn find_special(b: &[u8], mut i: usize) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: SSE2 is part of the x86_64 baseline; every load reads `b[i..i + 16]`, in bounds,
-    // and `loadu` takes any alignment.
-    unsafe {
-        // 16 bytes per step: most strings end in the first.
-        use std::arch::x86_64::*;
-        let (quote, backslash, ctl) = (
-            _mm_set1_epi8(b'"' as i8),
-            _mm_set1_epi8(b'\\' as i8),
-            _mm_set1_epi8(0x1f),
-        );
-        while i + 16 <= b.len() {
-            let v = _mm_loadu_si128(b.as_ptr().add(i).cast());
-            let hit = _mm_or_si128(
-                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                // max(v, 0x1f) == 0x1f exactly when v <= 0x1f (unsigned).
-                _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl),
-            );
-            let mask = _mm_movemask_epi8(hit) as u32;
-            if mask != 0 {
-                return i + mask.trailing_zeros() as usize;
-            }
-            i += 16;
-        }
-    }
-    while let Some(&c) = b.get(i) {
-        if c == b'"' || c == b'\\' || c < 0x20 {
-            return i;
-        }
-        i += 1;
-    }
-    i
+fn is_special(c: u8) -> bool {
+    c == b'"' || c == b'\\' || c < 0x20
 }
 
 #[cfg(test)]
@@ -324,17 +345,19 @@ mod tests {
     #[test]
     fn find_special_agrees_with_a_byte_loop() {
         let mut rng = fastrand::Rng::with_seed(5);
-        let alphabet = b"ab\"\\\x01\x1f ~\x7f\xc3\xa9";
-        for _ in 0..20_000 {
-            let len = rng.usize(0..48);
-            let b: Vec<u8> = (0..len)
+        let alphabet = "ab\"\\\u{1}\u{1f} ~\u{7f}é";
+        let alphabet: Vec<char> = alphabet.chars().collect();
+        for _ in 0..5_000 {
+            let text: String = (0..rng.usize(0..200))
                 .map(|_| alphabet[rng.usize(0..alphabet.len())])
                 .collect();
-            let from = rng.usize(0..=len);
-            let want = (from..len)
-                .find(|&i| matches!(b[i], b'"' | b'\\' | 0..=0x1f))
-                .unwrap_or(len);
-            assert_eq!(find_special(&b, from), want, "{b:?} from {from}");
+            let (b, l) = (text.as_bytes(), Lexer::new(&text));
+            for from in 0..=b.len() {
+                let want = (from..b.len())
+                    .find(|&i| is_special(b[i]))
+                    .unwrap_or(b.len());
+                assert_eq!(l.find_special(from), want, "{text:?} from {from}");
+            }
         }
     }
 

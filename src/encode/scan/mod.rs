@@ -22,6 +22,7 @@ use lexer::Lexer;
 
 /// The contacts of a page body (already checked to be UTF-8) as views borrowed from it, and the
 /// page's fields.
+#[inline(never)] // one call per page; a symbol of its own for profilers
 pub fn read_page(text: &str) -> Result<(Vec<ContactView<'_>>, PageFields), Bail> {
     let mut l = Lexer::new(text);
     let page = l.page()?;
