@@ -21,7 +21,7 @@ use super::latency::LatencyGauge;
 use super::limiter::ApiLimiter;
 use super::model::{ApiErrorItem, CustomFieldDef, CustomFieldsPage};
 use super::pacer::Pacer;
-use super::page::{ContactsPage, ReadRows, read_raw};
+use super::page::{ContactsPage, ReadFn, read_raw};
 use super::query::{contacts_url, cursor_url, endpoint, resolve_href};
 use super::retry::{RetryPolicy, parse_retry_after, with_retries};
 use super::token::TokenSource;
@@ -135,24 +135,24 @@ impl ContactsClient {
 
     /// The first page of `q`, its contacts raw.
     pub async fn first_page(&self, q: &ContactsQuery) -> Result<ContactsPage, CcError> {
-        self.first_page_with(q, read_raw).await
+        self.first_page_with(q, &read_raw).await
     }
 
     /// The page behind a `next_href` (relative to the API origin, e.g. `/v3/contacts?cursor=…`).
     pub async fn next_page(&self, next_href: &str) -> Result<ContactsPage, CcError> {
-        self.next_page_with(next_href, read_raw).await
+        self.next_page_with(next_href, &read_raw).await
     }
 
     /// The page at a stored cursor: `GET {base}/contacts?cursor=…`.
     pub async fn resume(&self, cursor: &str) -> Result<ContactsPage, CcError> {
-        self.resume_with(cursor, read_raw).await
+        self.resume_with(cursor, &read_raw).await
     }
 
     /// [`Self::first_page`], its body read by `read`.
     pub async fn first_page_with<R>(
         &self,
         q: &ContactsQuery,
-        read: ReadRows<R>,
+        read: &ReadFn<R>,
     ) -> Result<ContactsPage<R>, CcError> {
         let url = contacts_url(&self.cfg.base_url, q)?;
         self.fetch_page(url, false, read).await
@@ -162,7 +162,7 @@ impl ContactsClient {
     pub async fn next_page_with<R>(
         &self,
         next_href: &str,
-        read: ReadRows<R>,
+        read: &ReadFn<R>,
     ) -> Result<ContactsPage<R>, CcError> {
         let url = resolve_href(&self.cfg.base_url, next_href)?;
         self.fetch_page(url, true, read).await
@@ -172,7 +172,7 @@ impl ContactsClient {
     pub async fn resume_with<R>(
         &self,
         cursor: &str,
-        read: ReadRows<R>,
+        read: &ReadFn<R>,
     ) -> Result<ContactsPage<R>, CcError> {
         let url = cursor_url(&self.cfg.base_url, cursor)?;
         self.fetch_page(url, true, read).await
@@ -205,7 +205,7 @@ impl ContactsClient {
         &self,
         url: Url,
         cursor_request: bool,
-        read: ReadRows<R>,
+        read: &ReadFn<R>,
     ) -> Result<ContactsPage<R>, CcError> {
         let base = &self.cfg.base_url;
         self.get_parsed(&url, "contacts", cursor_request, |body| {

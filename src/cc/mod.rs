@@ -19,7 +19,7 @@ pub use client::{ClientConfig, ContactsClient, ContactsQuery, Include};
 pub use error::CcError;
 pub use gate::{GateError, SharedGate};
 pub use limiter::ApiLimiter;
-pub use page::{ContactsPage, PageFields, RawContacts, ReadRows};
+pub use page::{ContactsPage, PageFields, RawContacts, ReadFn, ReadRows};
 pub use token::{
     MemoryTokenSource, OAuthClient, OAuthConfig, PersistFn, TokenError, TokenPair, TokenSource,
 };

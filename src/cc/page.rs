@@ -36,7 +36,11 @@ pub struct PageFields {
 
 /// Reads a whole `GET /contacts` body in one pass: the contacts as `R`, and the page's fields.
 /// An error means the body is not a contacts page (truncated, not JSON): the request is retried.
-pub type ReadRows<R> = fn(Bytes) -> Result<(R, PageFields), serde_json::Error>;
+pub type ReadFn<R> = dyn Fn(Bytes) -> Result<(R, PageFields), serde_json::Error> + Send + Sync;
+
+/// A reader the fetch task keeps for its chain; it may carry the encoder's settings (CSV's
+/// reader encodes the rows as it reads them).
+pub type ReadRows<R> = std::sync::Arc<ReadFn<R>>;
 
 /// `_links` as the paging needs it: `next.href`, every other key skipped.
 #[derive(Debug, Default, Deserialize)]
@@ -89,7 +93,7 @@ pub fn read_raw(body: Bytes) -> Result<(RawContacts, PageFields), serde_json::Er
 impl<R> ContactsPage<R> {
     /// A page from a body read by `read`; `base_url` is the client's, for the cursor of the next
     /// link.
-    pub fn read(base_url: &Url, body: Bytes, read: ReadRows<R>) -> Result<Self, CcError> {
+    pub fn read(base_url: &Url, body: Bytes, read: &ReadFn<R>) -> Result<Self, CcError> {
         let len = body.len();
         let (contacts, fields) =
             read(body).map_err(|e| CcError::malformed_body("contacts", len, &e))?;
@@ -109,7 +113,7 @@ impl<R> ContactsPage<R> {
 impl ContactsPage {
     /// Reads a `GET /contacts` answer into raw contacts.
     pub fn from_body(base_url: &Url, body: &[u8]) -> Result<Self, CcError> {
-        Self::read(base_url, Bytes::copy_from_slice(body), read_raw)
+        Self::read(base_url, Bytes::copy_from_slice(body), &read_raw)
     }
 }
 

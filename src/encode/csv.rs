@@ -1,12 +1,15 @@
 //! CSV (RFC 4180): one row per contact, the resolved columns.
 
-use super::rows::{Rows, read_view_rows};
+use super::rows::{EncodedRows, Rows, read_view_rows};
+use super::scan;
 use super::view::{AddressView, ContactView, CustomFieldView, Joined, Phones, S, Str};
 use super::{Column, EncodeError, Encoder};
-use crate::cc::ReadRows;
+use crate::cc::{PageFields, ReadRows};
+use bytes::Bytes;
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 /// Encodes contacts as CSV rows: `,` separated, CRLF terminated, a field quoted only when it
 /// holds `"`, `,`, CR or LF (`"` doubled inside), UTF-8 without BOM, one header line (only
@@ -32,17 +35,28 @@ use std::fmt::Write as _;
 /// With `escape_formulas`, a cell (header cells too: labels are user data) starting with `=`,
 /// `+`, `-`, `@`, tab or CR gets a leading `'` (OWASP CSV injection); off, values stay exact.
 pub struct CsvEncoder {
+    layout: Arc<Layout>,
+    scratch: Scratch,
+}
+
+/// What every row is written from: shared with the fetch task's reader, which writes the rows
+/// as it reads the page.
+struct Layout {
     columns: Vec<Column>,
     /// Per column: its slot in `found` for custom field columns, `NONE` otherwise.
     slots: Vec<usize>,
     /// (custom field id, slot), sorted by id: a binary search per custom field of a contact
     /// costs less than hashing its id.
     slot_of_id: Vec<(String, usize)>,
+    escape_formulas: bool,
+}
+
+/// Buffers reused from row to row: no per-cell allocation.
+struct Scratch {
     /// Per slot, for the current row: index into `contact.custom_fields`, or `NONE`.
     found: Vec<usize>,
-    escape_formulas: bool,
-    /// Reused for composed cells (joins, birthday) and escaped cells: no per-cell allocation.
-    scratch: String,
+    /// Composed cells (joins, birthday) and escaped cells.
+    composed: String,
     escaped: String,
 }
 
@@ -61,32 +75,42 @@ impl CsvEncoder {
                 _ => NONE,
             })
             .collect();
-        Self {
+        let mut slot_of_id: Vec<_> = slot_of_id.into_iter().collect();
+        slot_of_id.sort_unstable();
+        let layout = Layout {
             columns: columns.to_vec(),
             slots,
-            found: vec![NONE; slot_of_id.len()],
-            slot_of_id: {
-                let mut ids: Vec<_> = slot_of_id.into_iter().collect();
-                ids.sort_unstable();
-                ids
-            },
+            slot_of_id,
             escape_formulas,
-            scratch: String::new(),
+        };
+        Self {
+            scratch: layout.scratch(),
+            layout: Arc::new(layout),
+        }
+    }
+}
+
+impl Layout {
+    fn scratch(&self) -> Scratch {
+        Scratch {
+            found: vec![NONE; self.slot_of_id.len()],
+            composed: String::new(),
             escaped: String::new(),
         }
     }
 
-    fn write_contact(&mut self, out: &mut Vec<u8>, c: &ContactView<'_>) {
+    fn write_contact(&self, s: &mut Scratch, out: &mut Vec<u8>, c: &ContactView<'_>) {
         let Self {
             columns,
             slots,
             slot_of_id,
-            found,
             escape_formulas,
-            scratch,
-            escaped,
-            ..
         } = self;
+        let Scratch {
+            found,
+            composed: scratch,
+            escaped,
+        } = s;
         if !found.is_empty() {
             found.fill(NONE);
             for (i, f) in c.custom_fields.iter().flatten().enumerate() {
@@ -287,13 +311,13 @@ fn joined<'c>(j: &'c Option<Joined<'_>>) -> Option<&'c str> {
 impl Encoder for CsvEncoder {
     fn header(&mut self, out: &mut Vec<u8>) {
         let start = out.len();
-        for (i, col) in self.columns.iter().enumerate() {
+        for (i, col) in self.layout.columns.iter().enumerate() {
             write_cell(
                 out,
                 i == 0,
                 col.header(),
-                self.escape_formulas,
-                &mut self.escaped,
+                self.layout.escape_formulas,
+                &mut self.scratch.escaped,
             );
         }
         end_record(out, start);
@@ -307,7 +331,7 @@ impl Encoder for CsvEncoder {
         let start = out.len();
         for (index, raw) in contacts.iter().enumerate() {
             match serde_json::from_str::<ContactView>(raw.get()) {
-                Ok(contact) => self.write_contact(out, &contact),
+                Ok(contact) => self.layout.write_contact(&mut self.scratch, out, &contact),
                 Err(source) => {
                     // Nothing of a failed page reaches the output.
                     out.truncate(start);
@@ -323,7 +347,8 @@ impl Encoder for CsvEncoder {
     }
 
     fn reader(&self) -> ReadRows<Rows> {
-        read_view_rows
+        let layout = self.layout.clone();
+        Arc::new(move |body| read_csv_rows(body, &layout))
     }
 
     fn encode_rows(&mut self, rows: &Rows, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
@@ -332,12 +357,32 @@ impl Encoder for CsvEncoder {
             Rows::Views(page) => {
                 let views = page.borrow_dependent();
                 for contact in views {
-                    self.write_contact(out, contact);
+                    self.layout.write_contact(&mut self.scratch, out, contact);
                 }
                 Ok(views.len())
             }
+            Rows::Encoded(rows) => {
+                out.extend_from_slice(&rows.bytes);
+                Ok(rows.count)
+            }
         }
     }
+}
+
+/// CSV's reader: the scanner reads the page and each contact's row is written as soon as the
+/// contact is read, while its bytes are still in cache (no views are kept). A page the scanner
+/// hands on is read by [`read_view_rows`] (serde_json), and the lane writes its rows.
+fn read_csv_rows(body: Bytes, layout: &Layout) -> Result<(Rows, PageFields), serde_json::Error> {
+    if let Ok(text) = simdutf8::basic::from_utf8(&body) {
+        let mut out = Vec::with_capacity(body.len() / 3);
+        let mut scratch = layout.scratch();
+        let read =
+            scan::for_each_contact(text, |c| layout.write_contact(&mut scratch, &mut out, &c));
+        if let Ok((count, fields)) = read {
+            return Ok((Rows::Encoded(EncodedRows { bytes: out, count }), fields));
+        }
+    }
+    read_view_rows(body)
 }
 
 /// The `contact_id` of a contact that failed to parse, when it is a readable string.

@@ -21,7 +21,7 @@ pub use error::EncodeError;
 pub use format::Format;
 pub use gzip::gzip_member;
 pub use ndjson::NdjsonEncoder;
-pub use rows::{Rows, ViewPage, read_raw_rows, read_view_rows};
+pub use rows::{EncodedRows, Rows, ViewPage, read_raw_rows, read_view_rows};
 pub use view::ContactView;
 
 use serde_json::value::RawValue;
@@ -43,13 +43,13 @@ pub trait Encoder: Send {
     /// How the fetch task reads a page for this encoder: one pass over the body, into the rows
     /// `encode_rows` takes. Raw contacts unless the encoder says otherwise.
     fn reader(&self) -> ReadRows<Rows> {
-        read_raw_rows
+        std::sync::Arc::new(read_raw_rows)
     }
     /// `encode_page` for rows made by [`Self::reader`].
     fn encode_rows(&mut self, rows: &Rows, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
         match rows {
             Rows::Raw(raw) => self.encode_page(raw, out),
-            Rows::Views(_) => Err(EncodeError::RowsNotRead),
+            Rows::Views(_) | Rows::Encoded(_) => Err(EncodeError::RowsNotRead),
         }
     }
 }

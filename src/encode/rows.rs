@@ -17,6 +17,15 @@ use crate::cc::{PageFields, RawContacts};
 pub enum Rows {
     Raw(RawContacts),
     Views(ViewPage),
+    /// The page's rows already written by the encoder's own reader (CSV's fast path).
+    Encoded(EncodedRows),
+}
+
+/// Rows written while the page was read: `count` rows in `bytes`, no header.
+#[derive(Debug)]
+pub struct EncodedRows {
+    pub bytes: Vec<u8>,
+    pub count: usize,
 }
 
 impl Rows {
@@ -24,6 +33,7 @@ impl Rows {
         match self {
             Rows::Raw(raw) => raw.len(),
             Rows::Views(views) => views.borrow_dependent().len(),
+            Rows::Encoded(rows) => rows.count,
         }
     }
 
@@ -38,6 +48,7 @@ impl Rows {
         match self {
             Rows::Raw(raw) => raw.iter().map(|c| c.get().len() + 1).sum(),
             Rows::Views(v) => v.borrow_owner().len() / 3,
+            Rows::Encoded(rows) => rows.bytes.len(),
         }
     }
 }
@@ -47,6 +58,7 @@ impl std::fmt::Debug for Rows {
         match self {
             Rows::Raw(raw) => write!(f, "Rows::Raw({} contacts)", raw.len()),
             Rows::Views(v) => write!(f, "Rows::Views({} contacts)", v.borrow_dependent().len()),
+            Rows::Encoded(rows) => write!(f, "Rows::Encoded({} rows)", rows.count),
         }
     }
 }

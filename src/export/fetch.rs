@@ -30,8 +30,8 @@ impl<R: Send + 'static> PageStream<R> {
         let (tx, rx) = mpsc::channel(DEPTH);
         let task = tokio::spawn(async move {
             let mut page = match &start {
-                ChainStart::First(q) => client.first_page_with(q, read).await,
-                ChainStart::Cursor(c) => client.resume_with(c, read).await,
+                ChainStart::First(q) => client.first_page_with(q, &*read).await,
+                ChainStart::Cursor(c) => client.resume_with(c, &*read).await,
             };
             loop {
                 let next = page.as_ref().ok().and_then(|p| p.next_href.clone());
@@ -39,7 +39,7 @@ impl<R: Send + 'static> PageStream<R> {
                     return; // the consumer is gone
                 }
                 match next {
-                    Some(href) => page = client.next_page_with(&href, read).await,
+                    Some(href) => page = client.next_page_with(&href, &*read).await,
                     None => return,
                 }
             }

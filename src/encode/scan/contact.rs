@@ -88,17 +88,18 @@ impl<'a> Lexer<'a> {
         Ok(acc.map(|(_, joined)| joined))
     }
 
-    /// `{"contacts": [...], "contacts_count": n, "_links": {...}}`, members in any order.
-    pub(super) fn page(&mut self) -> R<(Vec<ContactView<'a>>, PageFields)> {
-        let (mut contacts, mut fields, mut seen) = (Vec::new(), PageFields::default(), 0);
+    /// `{"contacts": [...], "contacts_count": n, "_links": {...}}`, members in any order: each
+    /// contact goes to `each` as soon as it is read; the count of contacts and the page's fields.
+    pub(super) fn page(&mut self, mut each: impl FnMut(ContactView<'a>)) -> R<(usize, PageFields)> {
+        let (mut count, mut fields, mut seen) = (0, PageFields::default(), 0);
         self.members(|l, key| match key {
             b"contacts" => {
                 once(&mut seen, 0)?;
                 // A `null` here is an error to serde (the field is a `Vec`, not an `Option`).
                 if l.open(b'[', b']')? {
-                    contacts.reserve(500);
                     loop {
-                        contacts.push(l.contact()?);
+                        each(l.contact()?);
+                        count += 1;
                         if !l.more(b']')? {
                             break;
                         }
@@ -121,7 +122,7 @@ impl<'a> Lexer<'a> {
             }
             _ => l.skip(1),
         })?;
-        Ok((contacts, fields))
+        Ok((count, fields))
     }
 
     /// `_links`: `next.href` (required in `next`, as `HrefView` has it), every other key skipped.

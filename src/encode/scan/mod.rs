@@ -24,8 +24,20 @@ use lexer::Lexer;
 /// page's fields.
 #[inline(never)] // one call per page; a symbol of its own for profilers
 pub fn read_page(text: &str) -> Result<(Vec<ContactView<'_>>, PageFields), Bail> {
+    let mut views = Vec::with_capacity(500);
+    let (_, fields) = for_each_contact(text, |c| views.push(c))?;
+    Ok((views, fields))
+}
+
+/// Hands each contact of a page body to `each` as it is read (so its row can be written while
+/// its bytes are still in cache), then gives the count and the page's fields. On a [`Bail`],
+/// `each` may already have seen some contacts: the caller discards what it made of them.
+pub fn for_each_contact<'a>(
+    text: &'a str,
+    each: impl FnMut(ContactView<'a>),
+) -> Result<(usize, PageFields), Bail> {
     let mut l = Lexer::new(text);
-    let page = l.page()?;
+    let page = l.page(each)?;
     l.end()?;
     Ok(page)
 }

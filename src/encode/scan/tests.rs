@@ -110,6 +110,8 @@ fn what_serde_refuses_or_reads_otherwise_is_handed_on() {
         r#"{"contacts":[{"custom_fields":[null]}]}"#,
         r#"{"contacts":[{"street_addresses":[{"kind":null}]}]}"#,
         r#"{"contacts_count":-1}"#,
+        r#"{"contacts_count":9999999999999999999}"#,
+        r#"{"contacts":[{"birthday_month":99999999999999999999999}]}"#,
         r#"{"_links":{"next":{}}}"#,
         r#"{"_links":{"next":{"href":null}}}"#,
         r#"{"contacts":[{"last_name":"\ud800"}]}"#,
