@@ -158,16 +158,29 @@ impl PageSink for FileSink {
 
     async fn finish(&mut self, at: &Position) -> anyhow::Result<SinkSummary> {
         self.file.sync_all().map_err(|e| self.io(e))?;
-        fs::rename(&self.partial, &self.out).map_err(|e| self.io(e))?;
-        sync_parent(&self.out);
+        // Complete before the rename: killed between the two, the next run finds a complete state
+        // and the whole partial, and renames it (`finish_rename`). The other order could leave the
+        // output renamed and a state still pointing into the gone partial.
         self.state.record(at, self.offset);
         self.state.complete = true;
         self.state_file.save(&self.state)?;
+        finish_rename(&self.out, &self.state).map_err(|e| self.io(e))?;
         Ok(SinkSummary {
             location: self.out.display().to_string(),
             bytes: self.offset,
         })
     }
+}
+
+/// The last step of a finished export: its partial output, when it is still there and holds
+/// exactly the bytes of the complete `state`, becomes `out`. Nothing to do when it was renamed.
+pub fn finish_rename(out: &Path, state: &ExportState) -> std::io::Result<()> {
+    let partial = partial_path(out);
+    if state.complete && fs::metadata(&partial).is_ok_and(|m| m.len() == state.bytes) {
+        fs::rename(&partial, out)?;
+        sync_parent(out);
+    }
+    Ok(())
 }
 
 /// Makes a rename durable; best effort, as some filesystems refuse to open directories.
@@ -255,5 +268,26 @@ mod tests {
         let done = saved(dir.path());
         assert!(done.complete);
         assert_eq!((done.pages, done.bytes), (3, 18));
+    }
+
+    #[tokio::test]
+    async fn a_complete_state_with_its_whole_partial_is_renamed_by_the_next_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("c.csv");
+        let mut s = sink(dir.path(), Duration::ZERO);
+        s.write_page(b"row1\r\n", &at(1)).await.unwrap();
+        // Killed after the state said complete, before the rename.
+        let mut state = saved(dir.path());
+        state.complete = true;
+        drop(s);
+        let mut other = state.clone();
+        other.bytes += 1; // a partial that is not the complete output's is left alone
+        finish_rename(&out, &other).unwrap();
+        assert!(!out.exists());
+        finish_rename(&out, &state).unwrap();
+        assert_eq!(fs::read_to_string(&out).unwrap(), "row1\r\n");
+        assert!(!partial_path(&out).exists());
+        finish_rename(&out, &state).unwrap(); // renamed already: nothing to do
+        assert_eq!(fs::read_to_string(&out).unwrap(), "row1\r\n");
     }
 }

@@ -44,7 +44,11 @@ impl Target {
     /// The output a completed checkpoint describes is still there.
     pub(super) async fn holds(&self, state: &ExportState) -> anyhow::Result<bool> {
         Ok(match self {
-            Target::File(out) => out.exists(),
+            Target::File(out) => {
+                // A run killed between marking the export complete and the rename ends it here.
+                crate::sink::file::finish_rename(out, state)?;
+                out.exists()
+            }
             Target::S3 { loc, client } => s3::multipart::head(client, loc)
                 .await?
                 .is_some_and(|o| o.job_id.is_some() && o.job_id == state.job_id),
