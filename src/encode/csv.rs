@@ -181,25 +181,38 @@ fn write_field(out: &mut Vec<u8>, value: &[u8]) {
     out.push(b'"');
 }
 
-/// Whether `value` holds `"`, `,`, CR or LF: eight bytes per step (a byte equal to `c` is a zero
-/// byte of `x ^ c…c`, and `(y - 0x01…) & !y & 0x80…` is non-zero exactly when `y` has one).
+/// Whether `value` holds `"`, `,`, CR or LF: eight bytes per step, the last step overlapping
+/// the one before it so no byte is left to a scalar loop (a byte equal to `c` is a zero byte
+/// of `x ^ c…c`, and `(y - 0x01…) & !y & 0x80…` is non-zero exactly when `y` has one).
 #[inline]
 fn needs_quotes(value: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has = |x: u64, c: u8| {
-        let y = x ^ (ONES * u64::from(c));
-        y.wrapping_sub(ONES) & !y & HIGH
+    let special = |x: u64| {
+        let has = |c: u8| {
+            let y = x ^ (ONES * u64::from(c));
+            y.wrapping_sub(ONES) & !y & HIGH
+        };
+        has(b'"') | has(b',') | has(b'\r') | has(b'\n') != 0
     };
-    let mut words = value.chunks_exact(8);
-    for w in &mut words {
-        let x = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-        if has(x, b'"') | has(x, b',') | has(x, b'\r') | has(x, b'\n') != 0 {
-            return true;
+    let word = |at: usize| u64::from_le_bytes(value[at..at + 8].try_into().expect("8 bytes"));
+    let n = value.len();
+    if n >= 8 {
+        let mut at = 0;
+        while at + 8 < n {
+            if special(word(at)) {
+                return true;
+            }
+            at += 8;
         }
+        return special(word(n - 8));
     }
-    words
-        .remainder()
+    if n >= 4 {
+        // Two overlapping 4-byte halves cover 4 to 7 bytes.
+        let half = |at: usize| u32::from_le_bytes(value[at..at + 4].try_into().expect("4 bytes"));
+        return special(u64::from(half(0)) | u64::from(half(n - 4)) << 32);
+    }
+    value
         .iter()
         .any(|b| matches!(b, b'"' | b',' | b'\r' | b'\n'))
 }
