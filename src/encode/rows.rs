@@ -1,8 +1,9 @@
 //! A page's contacts as its encoder reads them, made by the fetch task in one pass over the body.
 //!
-//! CSV reads typed views borrowed from the body (`ViewPage`); NDJSON keeps each contact's raw
-//! JSON. Parsing the page into raw contacts and then each contact into a view was two passes over
-//! ~1,750 bytes per contact; the view reader does it in one and reads the paging fields too.
+//! CSV's reader (`encode::csv`) writes the rows as it reads the page (`Rows::Encoded`); a page its
+//! scanner hands on becomes typed views borrowed from the body (`ViewPage`, serde_json), or raw
+//! contacts when they do not fit the views. NDJSON keeps each contact's raw JSON. Every reader
+//! takes the paging fields from the same pass.
 
 use bytes::Bytes;
 use self_cell::self_cell;
