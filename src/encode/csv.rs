@@ -390,7 +390,7 @@ fn read_csv_rows(body: Bytes, layout: &Layout) -> Result<(Rows, PageFields), ser
         let mut out = Vec::with_capacity(body.len() / 3);
         let mut scratch = layout.scratch();
         let read =
-            scan::for_each_contact(text, |c| layout.write_contact(&mut scratch, &mut out, &c));
+            scan::for_each_contact(text, |c| layout.write_contact(&mut scratch, &mut out, c));
         if let Ok((count, fields)) = read {
             return Ok((Rows::Encoded(EncodedRows { bytes: out, count }), fields));
         }

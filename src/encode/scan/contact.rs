@@ -41,12 +41,21 @@ impl<'a> Lexer<'a> {
     #[inline]
     fn elements<T: Default>(
         &mut self,
+        each: impl FnMut(&mut Self, &mut T) -> R<()>,
+    ) -> R<Option<T>> {
+        self.elements_into(T::default(), each)
+    }
+
+    /// [`Self::elements`] folded into `acc` (an emptied vector whose allocation is reused).
+    #[inline]
+    fn elements_into<T>(
+        &mut self,
+        mut acc: T,
         mut each: impl FnMut(&mut Self, &mut T) -> R<()>,
     ) -> R<Option<T>> {
         if self.null()? {
             return Ok(None);
         }
-        let mut acc = T::default();
         if self.open(b'[', b']')? {
             loop {
                 each(self, &mut acc)?;
@@ -90,15 +99,22 @@ impl<'a> Lexer<'a> {
 
     /// `{"contacts": [...], "contacts_count": n, "_links": {...}}`, members in any order: each
     /// contact goes to `each` as soon as it is read; the count of contacts and the page's fields.
-    pub(super) fn page(&mut self, mut each: impl FnMut(ContactView<'a>)) -> R<(usize, PageFields)> {
+    /// One view is filled contact after contact: what `each` leaves in it (its custom field
+    /// vector) is reused for the next.
+    pub(super) fn page(
+        &mut self,
+        mut each: impl FnMut(&mut ContactView<'a>),
+    ) -> R<(usize, PageFields)> {
         let (mut count, mut fields, mut seen) = (0, PageFields::default(), 0);
+        let mut view = ContactView::default();
         self.members(|l, key| match key {
             b"contacts" => {
                 once(&mut seen, 0)?;
                 // A `null` here is an error to serde (the field is a `Vec`, not an `Option`).
                 if l.open(b'[', b']')? {
                     loop {
-                        each(l.contact()?);
+                        l.contact(&mut view)?;
+                        each(&mut view);
                         count += 1;
                         if !l.more(b']')? {
                             break;
@@ -154,8 +170,12 @@ impl<'a> Lexer<'a> {
         Ok(next)
     }
 
-    fn contact(&mut self) -> R<ContactView<'a>> {
-        let (mut c, mut seen) = (ContactView::default(), 0);
+    /// Reads a contact into `c`, which held the previous one.
+    fn contact(&mut self, c: &mut ContactView<'a>) -> R<()> {
+        let mut spare = c.custom_fields.take().unwrap_or_default();
+        spare.clear();
+        *c = ContactView::default();
+        let mut seen = 0;
         self.members(|l, key| {
             match key {
                 b"contact_id" => {
@@ -204,7 +224,8 @@ impl<'a> Lexer<'a> {
                 }
                 b"custom_fields" => {
                     once(&mut seen, 11)?;
-                    c.custom_fields = l.elements(|l, all: &mut Vec<_>| {
+                    let all = std::mem::take(&mut spare);
+                    c.custom_fields = l.elements_into(all, |l, all: &mut Vec<_>| {
                         all.push(l.custom_field()?);
                         Ok(())
                     })?;
@@ -236,7 +257,7 @@ impl<'a> Lexer<'a> {
             }
             Ok(())
         })?;
-        Ok(c)
+        Ok(())
     }
 
     fn email(&mut self) -> R<Option<EmailView<'a>>> {

@@ -25,7 +25,7 @@ use lexer::Lexer;
 #[inline(never)] // one call per page; a symbol of its own for profilers
 pub fn read_page(text: &str) -> Result<(Vec<ContactView<'_>>, PageFields), Bail> {
     let mut views = Vec::with_capacity(500);
-    let (_, fields) = for_each_contact(text, |c| views.push(c))?;
+    let (_, fields) = for_each_contact(text, |c| views.push(std::mem::take(c)))?;
     Ok((views, fields))
 }
 
@@ -34,7 +34,7 @@ pub fn read_page(text: &str) -> Result<(Vec<ContactView<'_>>, PageFields), Bail>
 /// `each` may already have seen some contacts: the caller discards what it made of them.
 pub fn for_each_contact<'a>(
     text: &'a str,
-    each: impl FnMut(ContactView<'a>),
+    each: impl FnMut(&mut ContactView<'a>),
 ) -> Result<(usize, PageFields), Bail> {
     let mut l = Lexer::new(text);
     let page = l.page(each)?;
