@@ -9,7 +9,6 @@ use bytes::Bytes;
 use self_cell::self_cell;
 use serde::de::Error as _;
 
-use super::scan;
 use super::view::ContactView;
 use crate::cc::page::{PageBody, read_raw};
 use crate::cc::{PageFields, RawContacts};
@@ -80,20 +79,17 @@ pub fn read_raw_rows(body: Bytes) -> Result<(Rows, PageFields), serde_json::Erro
     read_raw(body).map(|(raw, fields)| (Rows::Raw(raw), fields))
 }
 
-/// The reader of CSV: one typed pass. A page that does not fit the views is read raw instead,
-/// so a truncated body is still retried as malformed and a contact of the wrong shape is still
-/// reported by the encoder with its index and id.
+/// Typed views by serde_json, for a page CSV's scanner handed on: one typed pass. A page that
+/// does not fit the views is read raw instead, so a truncated body is still retried as
+/// malformed and a contact of the wrong shape is still reported by the encoder with its index
+/// and id.
 pub fn read_view_rows(body: Bytes) -> Result<(Rows, PageFields), serde_json::Error> {
     let mut fields = PageFields::default();
     let views = ViewPage::try_new(body.clone(), |body| {
         // Validating the whole body once lets serde_json skip its check of every string.
         let text = simdutf8::basic::from_utf8(body)
             .map_err(|_| serde_json::Error::custom("the body is not UTF-8"))?;
-        // The scanner takes the pages it is sure of; serde_json reads (or refuses) the rest.
-        let (views, page_fields) = match scan::read_page(text) {
-            Ok(page) => page,
-            Err(scan::Bail) => serde_json::from_str::<PageBody<Views>>(text)?.split(),
-        };
+        let (views, page_fields) = serde_json::from_str::<PageBody<Views>>(text)?.split();
         fields = page_fields;
         Ok::<_, serde_json::Error>(views)
     });

@@ -27,7 +27,7 @@ pub struct Span {
 pub struct Lexer<'a> {
     text: &'a str,
     b: &'a [u8],
-    pub pos: usize,
+    pos: usize,
 }
 
 impl<'a> Lexer<'a> {
