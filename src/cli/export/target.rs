@@ -41,7 +41,8 @@ impl Target {
         }
     }
 
-    /// The output a completed checkpoint describes is still there.
+    /// The output a completed checkpoint describes is still there (for a file, after ending the
+    /// rename of a run killed between its complete checkpoint and the rename).
     pub(super) async fn holds(&self, state: &ExportState) -> anyhow::Result<bool> {
         Ok(match self {
             Target::File(out) => {
