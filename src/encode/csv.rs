@@ -140,6 +140,7 @@ impl Layout {
 }
 
 /// Appends one cell (after a `,` unless it is the first of its row).
+#[inline]
 fn write_cell(
     out: &mut Vec<u8>,
     first: bool,
@@ -184,11 +185,16 @@ fn write_field(out: &mut Vec<u8>, value: &[u8]) {
 /// Whether `value` holds `"`, `,`, CR or LF: eight bytes per step, the last step overlapping
 /// the one before it so no byte is left to a scalar loop (a byte equal to `c` is a zero byte
 /// of `x ^ c…c`, and `(y - 0x01…) & !y & 0x80…` is non-zero exactly when `y` has one).
+/// All four are below `-` (0x2D), and `(x - 0x2D…) & !x & 0x80…` is non-zero exactly when a
+/// byte of `x` is: a word of ids, emails, dates or digits passes with that one test.
 #[inline]
 fn needs_quotes(value: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let special = |x: u64| {
+        if x.wrapping_sub(ONES * 0x2D) & !x & HIGH == 0 {
+            return false;
+        }
         let has = |c: u8| {
             let y = x ^ (ONES * u64::from(c));
             y.wrapping_sub(ONES) & !y & HIGH
@@ -414,7 +420,8 @@ mod tests {
     #[test]
     fn needs_quotes_agrees_with_a_byte_loop() {
         let mut rng = fastrand::Rng::with_seed(3);
-        let alphabet = b"ab\",\r\n\x00\x80\xff;'";
+        // Bytes on both sides of the 0x2D pre-test, and UTF-8 bytes above 0x7F.
+        let alphabet = b"ab\",\r\n\x00\x80\xff;' -.+&\x7f\x2c\x2e\t";
         for _ in 0..20_000 {
             let v: Vec<u8> = (0..rng.usize(0..40))
                 .map(|_| alphabet[rng.usize(0..alphabet.len())])

@@ -18,10 +18,11 @@ const MAX_DEPTH: u32 = 64;
 
 /// A string token: `start..end` is its text between the quotes, `escaped` when it holds a `\`.
 #[derive(Debug, Clone, Copy)]
+/// Only this file makes one (`text_of` relies on where its ends are).
 pub struct Span {
-    pub start: usize,
-    pub end: usize,
-    pub escaped: bool,
+    start: usize,
+    end: usize,
+    escaped: bool,
 }
 
 pub struct Lexer<'a> {
@@ -203,8 +204,13 @@ impl<'a> Lexer<'a> {
     #[inline(always)]
     pub fn text_of(&self, s: Span) -> R<Cow<'a, str>> {
         if !s.escaped {
-            // The span lies between two ASCII quotes, so on character boundaries.
-            return self.text.get(s.start..s.end).map(Cow::Borrowed).ok_or(Bail);
+            debug_assert!(self.text.is_char_boundary(s.start) && self.text.is_char_boundary(s.end));
+            // SAFETY: a span is only made by `string_rest`, between an ASCII `"` it consumed
+            // and the ASCII `"` that closes the string, both within `text`; a byte after or at
+            // an ASCII byte of valid UTF-8 is a character boundary.
+            return Ok(Cow::Borrowed(unsafe {
+                self.text.get_unchecked(s.start..s.end)
+            }));
         }
         let quoted = self.text.get(s.start - 1..s.end + 1).ok_or(Bail)?;
         serde_json::from_str::<String>(quoted)
