@@ -142,12 +142,20 @@ impl<'a> Lexer<'a> {
     #[inline(always)]
     pub fn key(&mut self) -> R<&'a [u8]> {
         self.expect(b'"')?;
-        let s = self.string_rest()?;
-        if s.escaped {
+        let start = self.pos;
+        let end = self.find_special(start);
+        // Stopped at a `\`, a control character or the end: an escaped key or a bad string.
+        if self.b.get(end) != Some(&b'"') {
             return Err(Bail);
         }
-        self.expect(b':')?;
-        Ok(&self.b[s.start..s.end])
+        self.pos = end + 1;
+        // Compact JSON puts the `:` right after the quote.
+        if self.b.get(self.pos) == Some(&b':') {
+            self.pos += 1;
+        } else {
+            self.expect(b':')?;
+        }
+        Ok(&self.b[start..end])
     }
 
     /// A string whose opening quote was consumed, up to and past its closing quote.
