@@ -233,15 +233,23 @@ impl Bench {
         for (name, extra, out) in formats {
             let prefix = format!("bench cpu format={name} contacts={contacts}");
             match self.export(&sim, contacts, LIFTED_RPS, Mode::Sequential, extra, out) {
-                Ok(run) => println!(
-                    "{prefix} status=ok user_s={:.3} sys_s={:.3} us_per_contact={:.3} wall_s={:.2} bytes_out={} maxrss_mib={:.1}",
-                    run.user.as_secs_f64(),
-                    run.sys.as_secs_f64(),
-                    run.cpu().as_secs_f64() * 1e6 / run.rows as f64,
-                    run.wall.as_secs_f64(),
-                    run.bytes_out,
-                    run.maxrss_kib as f64 / 1024.0
-                ),
+                Ok(run) => {
+                    // The pipeline's own stages in the same run, as the export reports them.
+                    let stages = run.stages.map_or(String::new(), |[all, read, encode, write]| {
+                        format!(
+                            " pipeline_us={all:.2} read_us={read:.2} encode_us={encode:.2} write_us={write:.2}"
+                        )
+                    });
+                    println!(
+                        "{prefix} status=ok user_s={:.3} sys_s={:.3} us_per_contact={:.3} wall_s={:.2} bytes_out={} maxrss_mib={:.1}{stages}",
+                        run.user.as_secs_f64(),
+                        run.sys.as_secs_f64(),
+                        run.cpu().as_secs_f64() * 1e6 / run.rows as f64,
+                        run.wall.as_secs_f64(),
+                        run.bytes_out,
+                        run.maxrss_kib as f64 / 1024.0
+                    )
+                }
                 Err(e) => failed(&prefix, &e),
             }
         }

@@ -334,3 +334,27 @@ fn bad_arguments_fail_with_a_reason() {
         "clap rejects an out-of-range batch size"
     );
 }
+
+#[test]
+fn the_summary_states_the_pipelines_cpu_per_contact() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run_to_end(&dir.path().join("c.csv"), &[]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    // "…; pipeline CPU 2.31 µs per contact (read 2.01, encode 0.03, write 0.27)"
+    let tail = stdout
+        .split("pipeline CPU ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no pipeline CPU in {stdout}"));
+    let numbers: Vec<f64> = tail
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter(|s| !s.is_empty())
+        .take(4)
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let [total, read, encode, write] = numbers[..] else {
+        panic!("unexpected summary: {stdout}");
+    };
+    assert!(read > 0.0 && encode > 0.0 && write > 0.0, "{stdout}");
+    // Each figure is rounded to 0.01 µs.
+    assert!((read + encode + write - total).abs() <= 0.02, "{stdout}");
+}

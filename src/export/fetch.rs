@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::stage_cpu::{Stage, timed};
 use crate::cc::{CcError, ContactsClient, ContactsPage, ContactsQuery, ReadRows};
 
 /// Where a chain begins.
@@ -27,6 +28,7 @@ pub struct PageStream<R> {
 impl<R: Send + 'static> PageStream<R> {
     /// `read` turns each body into the rows the consumer encodes (one pass, in this task).
     pub fn spawn(client: Arc<ContactsClient>, start: ChainStart, read: ReadRows<R>) -> Self {
+        let read: ReadRows<R> = Arc::new(move |body| timed(Stage::Read, || read(body)));
         let (tx, rx) = mpsc::channel(DEPTH);
         let task = tokio::spawn(async move {
             let mut page = match &start {

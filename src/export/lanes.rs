@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::fetch::{ChainStart, PageStream};
 use super::pipeline::{EncoderFactory, ExportError};
+use super::stage_cpu::{self, Stage};
 use crate::cc::{ContactsClient, ContactsPage, ContactsQuery};
 use crate::encode::{EncodeError, Encoder, Rows, gzip_member};
 
@@ -151,9 +152,11 @@ impl Lanes {
         let task = tokio::spawn(async move {
             let mut header = header;
             while let Some(page) = pages.next().await {
-                let chunk = page
-                    .map_err(ExportError::from)
-                    .and_then(|page| encode_chunk(page, window, &mut *encoder, gzip, &mut header));
+                let chunk = page.map_err(ExportError::from).and_then(|page| {
+                    stage_cpu::timed(Stage::Encode, || {
+                        encode_chunk(page, window, &mut *encoder, gzip, &mut header)
+                    })
+                });
                 let stop = !matches!(&chunk, Ok(c) if !c.last);
                 if stop {
                     // Fetching is over: the next window may start while this one waits.

@@ -7,6 +7,7 @@ pub mod pipeline;
 pub mod planner;
 pub mod progress;
 pub mod spec;
+pub mod stage_cpu;
 pub mod state;
 pub mod windows;
 

@@ -5,6 +5,7 @@
 //! at scrape time, so every replica reports the same cluster-wide numbers (take the max).
 
 use std::sync::LazyLock;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::text::encode;
@@ -54,6 +55,7 @@ pub struct Metrics {
     job_runs: Family<Labels, Counter>,
     job_duration: Histograms,
     contacts: Counter,
+    stage_cpu: Family<Labels, Counter<f64, AtomicU64>>,
     api_requests: Family<Labels, Counter>,
     api_duration: Histograms,
     api_retries: Family<Labels, Counter>,
@@ -83,6 +85,7 @@ impl Metrics {
             job_runs: Family::default(),
             job_duration: Family::new_with_constructor(job_histogram),
             contacts: Counter::default(),
+            stage_cpu: Family::default(),
             api_requests: Family::default(),
             api_duration: Family::new_with_constructor(api_histogram),
             api_retries: Family::default(),
@@ -115,6 +118,11 @@ impl Metrics {
             "contacts_exported",
             "Contacts written to an export's output (a part re-fetched after a crash counts again)",
             m.contacts.clone(),
+        );
+        r.register(
+            "stage_cpu_seconds",
+            "CPU time of the export pipeline's own stages (read: page bodies into rows, encode, write), by stage",
+            m.stage_cpu.clone(),
         );
         r.register(
             "api_requests",
@@ -169,6 +177,9 @@ impl Metrics {
         }
         for decision in DECISIONS {
             let _ = self.messages.get_or_create(&label("decision", decision));
+        }
+        for stage in ["read", "encode", "write"] {
+            let _ = self.stage_cpu.get_or_create(&label("stage", stage));
         }
         for request in ["UploadPart", "PutObject"] {
             for result in ["ok", "error"] {
@@ -249,6 +260,14 @@ pub fn token_refreshed() {
 
 pub fn limiter_waited(took: Duration) {
     metrics().limiter_wait.observe(took.as_secs_f64());
+}
+
+/// CPU time one call of a pipeline stage took (`export::stage_cpu`).
+pub fn stage_cpu(stage: &'static str, took: Duration) {
+    metrics()
+        .stage_cpu
+        .get_or_create(&label("stage", stage))
+        .inc_by(took.as_secs_f64());
 }
 
 pub fn contacts_exported(rows: u64) {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{PageSink, Position, SinkSummary};
+use crate::export::stage_cpu::{Stage, timed};
 use crate::export::state::{ExportState, StateFile};
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +110,24 @@ impl FileSink {
             source,
         }
     }
+
+    /// The chunk appended and, at most every `checkpoint_every`, made durable and counted.
+    fn write_and_checkpoint(&mut self, chunk: &[u8], after: &Position) -> anyhow::Result<()> {
+        self.file.write_all(chunk).map_err(|e| self.io(e))?;
+        self.offset += chunk.len() as u64;
+        if self
+            .last_checkpoint
+            .is_some_and(|at| at.elapsed() < self.checkpoint_every)
+        {
+            return Ok(());
+        }
+        // The bytes must be on disk before the checkpoint that counts them.
+        self.file.sync_data().map_err(|e| self.io(e))?;
+        self.state.record(after, self.offset);
+        self.state_file.save_progress(&self.state)?;
+        self.last_checkpoint = Some(Instant::now());
+        Ok(())
+    }
 }
 
 pub fn partial_path(out: &Path) -> PathBuf {
@@ -129,20 +148,7 @@ pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 #[async_trait]
 impl PageSink for FileSink {
     async fn write_page(&mut self, chunk: &[u8], after: &Position) -> anyhow::Result<()> {
-        self.file.write_all(chunk).map_err(|e| self.io(e))?;
-        self.offset += chunk.len() as u64;
-        if self
-            .last_checkpoint
-            .is_some_and(|at| at.elapsed() < self.checkpoint_every)
-        {
-            return Ok(());
-        }
-        // The bytes must be on disk before the checkpoint that counts them.
-        self.file.sync_data().map_err(|e| self.io(e))?;
-        self.state.record(after, self.offset);
-        self.state_file.save_progress(&self.state)?;
-        self.last_checkpoint = Some(Instant::now());
-        Ok(())
+        timed(Stage::Write, || self.write_and_checkpoint(chunk, after))
     }
 
     async fn restart(&mut self) -> anyhow::Result<()> {

@@ -13,6 +13,7 @@ use super::exit;
 use crate::cc::{ContactsClient, ContactsQuery, TokenPair};
 use crate::config::{ApiSettings, S3Settings};
 use crate::encode::{Format, build_encoder, resolve_columns};
+use crate::export::stage_cpu::{self, Stage};
 use crate::export::{self, ExportSpec, ExportState, Plan, Progress, StateFile};
 use crate::secret::Secret;
 use crate::sim::{SimConfig, Simulator};
@@ -234,6 +235,17 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         outcome.position.rows as f64 / secs.max(1e-9),
         if resumed { ", resumed" } else { "" }
     );
+    if let (Some(cpu), false, 1..) = (stage_cpu::pipeline_total(), resumed, outcome.position.rows) {
+        // Per contact of this run (a resumed run did not read the contacts stored before).
+        let us = |d: std::time::Duration| d.as_secs_f64() * 1e6 / outcome.position.rows as f64;
+        line.push_str(&format!(
+            "; pipeline CPU {:.2} µs per contact (read {:.2}, encode {:.2}, write {:.2})",
+            us(cpu),
+            us(stage_cpu::total(Stage::Read)),
+            us(stage_cpu::total(Stage::Encode)),
+            us(stage_cpu::total(Stage::Write)),
+        ));
+    }
     if outcome.restarts > 0 {
         line.push_str(&format!(
             ", restarted {} times after the API refused a cursor",
