@@ -253,7 +253,7 @@ impl<'a> Lexer<'a> {
                     once(&mut seen, 15)?;
                     c.taggings = l.joined()?;
                 }
-                _ => l.skip(CONTACT_DEPTH)?,
+                _ => l.skip_member(CONTACT_DEPTH)?,
             }
             Ok(())
         })?;
@@ -275,7 +275,7 @@ impl<'a> Lexer<'a> {
                     once(&mut seen, 1)?;
                     e.permission_to_send = l.opt_str()?;
                 }
-                _ => l.skip(CONTACT_DEPTH + 1)?,
+                _ => l.skip_member(CONTACT_DEPTH + 1)?,
             }
             Ok(())
         })?;
@@ -298,7 +298,7 @@ impl<'a> Lexer<'a> {
                     once(&mut seen, 2)?;
                     f.choice_ids = l.joined()?;
                 }
-                _ => l.skip(CONTACT_DEPTH + 2)?,
+                _ => l.skip_member(CONTACT_DEPTH + 2)?,
             }
             Ok(())
         })?;
@@ -317,7 +317,7 @@ impl<'a> Lexer<'a> {
                     once(&mut seen, 1)?;
                     p.kind = l.opt_str()?;
                 }
-                _ => l.skip(CONTACT_DEPTH + 2)?,
+                _ => l.skip_member(CONTACT_DEPTH + 2)?,
             }
             Ok(())
         })?;
@@ -338,7 +338,7 @@ impl<'a> Lexer<'a> {
                 b"state" => (3, &mut a.state),
                 b"postal_code" => (4, &mut a.postal_code),
                 b"country" => (5, &mut a.country),
-                _ => return l.skip(CONTACT_DEPTH + 2),
+                _ => return l.skip_member(CONTACT_DEPTH + 2),
             };
             once(&mut seen, bit)?;
             *slot = l.opt_str()?;

@@ -229,10 +229,12 @@ impl<'a> Lexer<'a> {
     /// `null`, consumed, when it comes next (after whitespace).
     #[inline(always)]
     pub fn null(&mut self) -> R<bool> {
-        if self.peek().is_some_and(|c| c <= b' ') {
+        let mut c = self.peek();
+        if c.is_some_and(|c| c <= b' ') {
             self.ws();
+            c = self.peek();
         }
-        if self.peek() != Some(b'n') {
+        if c != Some(b'n') {
             return Ok(false);
         }
         self.literal(b"null")?;
@@ -271,6 +273,17 @@ impl<'a> Lexer<'a> {
         }
         self.pos = i;
         Ok(if neg { -n } else { n })
+    }
+
+    /// [`Self::skip`], a string (most values no column reads: ids, dates, sources) scanned
+    /// in place.
+    #[inline(always)]
+    pub fn skip_member(&mut self, depth: u32) -> R<()> {
+        if self.peek() == Some(b'"') {
+            self.pos += 1;
+            return self.string_rest().map(drop);
+        }
+        self.skip(depth)
     }
 
     /// Any JSON value, checked as serde_json checks a value it ignores, and dropped.
