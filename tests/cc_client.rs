@@ -341,6 +341,39 @@ async fn retries_run_out() {
 }
 
 #[tokio::test]
+async fn a_body_past_the_size_limit_is_refused_not_buffered() {
+    let env = Env::start(600, |c| {
+        c.max_body_bytes = 8 * 1024;
+        c.max_attempts = 2;
+    })
+    .await;
+    // One contact fits the limit...
+    let one = ContactsQuery {
+        limit: 1,
+        ..Default::default()
+    };
+    assert_eq!(env.client.first_page(&one).await.unwrap().contacts.len(), 1);
+    // ...a page of 500 (hundreds of kilobytes) does not, and says so.
+    let err = env
+        .client
+        .first_page(&ContactsQuery::default())
+        .await
+        .unwrap_err();
+    match &err {
+        CcError::RetriesExhausted { attempts: 2, last } => {
+            let CcError::Malformed { detail } = &**last else {
+                panic!("{last:?}");
+            };
+            assert!(
+                detail.contains("larger than the 8192 bytes allowed"),
+                "{detail}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn the_limiter_keeps_under_the_server_limit() {
     const RPS: u32 = 20;
     const REQUESTS: usize = 70;

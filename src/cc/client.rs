@@ -40,6 +40,9 @@ pub struct ClientConfig {
     pub max_attempts: u32,
     pub min_backoff: Duration,
     pub max_backoff: Duration,
+    /// The most one answer's body may hold. A page of 500 contacts with every include is about
+    /// 1 MB; the limit only keeps a server that sends without end from taking the memory.
+    pub max_body_bytes: usize,
 }
 
 impl ClientConfig {
@@ -52,6 +55,7 @@ impl ClientConfig {
             max_attempts: 8,
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
+            max_body_bytes: 64 << 20,
         }
     }
 }
@@ -283,17 +287,39 @@ impl ContactsClient {
             if !status.is_success() {
                 let retry_after = retry_after(resp.headers());
                 // The error body is only a detail: an unreadable one must not hide the status.
-                let body = resp.bytes().await.unwrap_or_default();
+                let body = self.read_body(resp, what).await.unwrap_or_default();
                 let err = classify(status, retry_after, &body, cursor_request);
                 if matches!(err, CcError::QuotaExceeded) {
                     self.pacer.quota_spent().await;
                 }
                 return Err(err);
             }
-            let body = resp.bytes().await.map_err(CcError::transport)?;
+            let body = self.read_body(resp, what).await?;
             self.latency.record(sent.elapsed());
             return parse(body);
         }
+    }
+
+    /// The body, each frame appended to one buffer (sized from `Content-Length`) as it arrives;
+    /// refused past `max_body_bytes` (as malformed: retried, and a server that keeps sending
+    /// fails the call) instead of buffering whatever the server sends.
+    async fn read_body(&self, mut resp: reqwest::Response, what: &str) -> Result<Bytes, CcError> {
+        let max = self.cfg.max_body_bytes;
+        let too_large = || CcError::Malformed {
+            detail: format!("{what} body larger than the {max} bytes allowed"),
+        };
+        let announced = resp.content_length().unwrap_or(0);
+        if announced > max as u64 {
+            return Err(too_large());
+        }
+        let mut body = Vec::with_capacity(announced as usize);
+        while let Some(frame) = resp.chunk().await.map_err(CcError::transport)? {
+            if body.len() + frame.len() > max {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&frame);
+        }
+        Ok(Bytes::from(body))
     }
 }
 
