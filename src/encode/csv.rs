@@ -194,7 +194,7 @@ fn write_quoted(out: &mut Vec<u8>, value: &[u8]) {
 /// of `x ^ c…c`, and `(y - 0x01…) & !y & 0x80…` is non-zero exactly when `y` has one).
 /// All four are below `-` (0x2D), and `(x - 0x2D…) & !x & 0x80…` is non-zero exactly when a
 /// byte of `x` is: a word of ids, emails, dates or digits passes with that one test.
-#[inline]
+#[inline(always)]
 fn needs_quotes(value: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
