@@ -317,6 +317,14 @@ async fn forbidden_and_not_found_are_not_retried() {
     assert_eq!(env.sim.stats().requests - before, 2);
 }
 
+/// The last attempt's error of a call that ran out of its `attempts`.
+fn last_attempt(err: &CcError, attempts: u32) -> &CcError {
+    match err {
+        CcError::RetriesExhausted { attempts: n, last } if *n == attempts => last,
+        other => panic!("expected {attempts} attempts to run out: {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn retries_run_out() {
     let env = Env::start(20, |c| c.max_attempts = 3).await;
@@ -327,15 +335,11 @@ async fn retries_run_out() {
         .first_page(&ContactsQuery::default())
         .await
         .unwrap_err();
-    match &err {
-        CcError::RetriesExhausted { attempts: 3, last } => {
-            assert!(
-                matches!(**last, CcError::Server { status: 503, .. }),
-                "{last:?}"
-            )
-        }
-        other => panic!("{other:?}"),
-    }
+    let last = last_attempt(&err, 3);
+    assert!(
+        matches!(last, CcError::Server { status: 503, .. }),
+        "{last:?}"
+    );
     assert!(!err.is_permanent());
     assert_eq!(env.sim.stats().requests - before, 3);
 }
@@ -359,18 +363,13 @@ async fn a_body_past_the_size_limit_is_refused_not_buffered() {
         .first_page(&ContactsQuery::default())
         .await
         .unwrap_err();
-    match &err {
-        CcError::RetriesExhausted { attempts: 2, last } => {
-            let CcError::Malformed { detail } = &**last else {
-                panic!("{last:?}");
-            };
-            assert!(
-                detail.contains("larger than the 8192 bytes allowed"),
-                "{detail}"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    let CcError::Malformed { detail } = last_attempt(&err, 2) else {
+        panic!("{err:?}");
+    };
+    assert!(
+        detail.contains("larger than the 8192 bytes allowed"),
+        "{detail}"
+    );
 }
 
 #[tokio::test]

@@ -6,8 +6,9 @@
 //! and the other threads' work are not counted. Exported as
 //! `cc_export_stage_cpu_seconds_total{stage}` and in the `export` command's summary.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use crate::ops::metrics;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -23,16 +24,11 @@ pub enum Stage {
 impl Stage {
     pub const ALL: [Stage; 3] = [Stage::Read, Stage::Encode, Stage::Write];
 
+    /// Its `stage` label: the metric's counter is where the process's totals are kept.
     pub fn name(self) -> &'static str {
-        match self {
-            Stage::Read => "read",
-            Stage::Encode => "encode",
-            Stage::Write => "write",
-        }
+        metrics::STAGES[self as usize]
     }
 }
-
-static NANOS: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
 
 /// Runs `f`, adding the CPU time this thread spent in it to `stage`.
 pub fn timed<T>(stage: Stage, f: impl FnOnce() -> T) -> T {
@@ -41,22 +37,19 @@ pub fn timed<T>(stage: Stage, f: impl FnOnce() -> T) -> T {
     };
     let out = f();
     if let Some(after) = thread_cpu() {
-        let spent = after.saturating_sub(before);
-        NANOS[stage as usize].fetch_add(spent.as_nanos() as u64, Ordering::Relaxed);
-        crate::ops::metrics::stage_cpu(stage.name(), spent);
+        metrics::stage_cpu(stage.name(), after.saturating_sub(before));
     }
     out
 }
 
 /// The process's total for `stage` so far.
 pub fn total(stage: Stage) -> Duration {
-    Duration::from_nanos(NANOS[stage as usize].load(Ordering::Relaxed))
+    metrics::stage_cpu_total(stage.name())
 }
 
 /// The three stages' totals added up; `None` where the platform has no thread CPU clock.
 pub fn pipeline_total() -> Option<Duration> {
-    thread_cpu()?;
-    Some(Stage::ALL.into_iter().map(total).sum())
+    cfg!(unix).then(|| Stage::ALL.into_iter().map(total).sum())
 }
 
 /// The calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`, POSIX).

@@ -42,6 +42,9 @@ pub const OUTCOMES: [&str; 7] = [
     "drained",
     "lease_lost",
 ];
+/// `cc_export_stage_cpu_seconds_total{stage}`: the pipeline's stages, in `export::stage_cpu::Stage`
+/// order.
+pub const STAGES: [&str; 3] = ["read", "encode", "write"];
 /// `cc_export_queue_messages_total{decision}`: what the worker did with a delivery.
 pub const DECISIONS: [&str; 4] = ["recorded", "duplicate", "dead_lettered", "requeued"];
 
@@ -178,7 +181,7 @@ impl Metrics {
         for decision in DECISIONS {
             let _ = self.messages.get_or_create(&label("decision", decision));
         }
-        for stage in ["read", "encode", "write"] {
+        for stage in STAGES {
             let _ = self.stage_cpu.get_or_create(&label("stage", stage));
         }
         for request in ["UploadPart", "PutObject"] {
@@ -268,6 +271,15 @@ pub fn stage_cpu(stage: &'static str, took: Duration) {
         .stage_cpu
         .get_or_create(&label("stage", stage))
         .inc_by(took.as_secs_f64());
+}
+
+/// This process's total so far for one stage.
+pub fn stage_cpu_total(stage: &'static str) -> Duration {
+    let seconds = metrics()
+        .stage_cpu
+        .get_or_create(&label("stage", stage))
+        .get();
+    Duration::from_secs_f64(seconds)
 }
 
 pub fn contacts_exported(rows: u64) {

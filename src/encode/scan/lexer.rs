@@ -17,8 +17,8 @@ pub type R<T> = Result<T, Bail>;
 const MAX_DEPTH: u32 = 64;
 
 /// A string token: `start..end` is its text between the quotes, `escaped` when it holds a `\`.
-#[derive(Debug, Clone, Copy)]
 /// Only this file makes one (`text_of` relies on where its ends are).
+#[derive(Debug, Clone, Copy)]
 pub struct Span {
     start: usize,
     end: usize,
