@@ -1,6 +1,7 @@
 //! The shapes of a contacts page, walked by the lexer: the same fields, types and folds as the
 //! serde derives of `encode::view` and `cc::page`, member by member.
 
+use super::keys::{KeyMemo, keys};
 use super::lexer::{Bail, Lexer, R};
 use crate::cc::PageFields;
 use crate::encode::view::{
@@ -16,6 +17,77 @@ fn once(seen: &mut u32, bit: u32) -> R<()> {
     }
     *seen |= 1 << bit;
     Ok(())
+}
+
+keys! {
+    /// A contact's fields (`ContactView`); the bit of each in a duplicate check is its number.
+    ContactKey {
+        ContactId = b"contact_id",
+        EmailAddress = b"email_address",
+        FirstName = b"first_name",
+        LastName = b"last_name",
+        JobTitle = b"job_title",
+        CompanyName = b"company_name",
+        BirthdayMonth = b"birthday_month",
+        BirthdayDay = b"birthday_day",
+        Anniversary = b"anniversary",
+        CreatedAt = b"created_at",
+        UpdatedAt = b"updated_at",
+        CustomFields = b"custom_fields",
+        PhoneNumbers = b"phone_numbers",
+        StreetAddresses = b"street_addresses",
+        ListMemberships = b"list_memberships",
+        Taggings = b"taggings";
+        skip b"update_source", b"create_source", b"deleted_at", b"notes", b"sms_channel",
+    }
+}
+
+keys! {
+    EmailKey {
+        Address = b"address",
+        PermissionToSend = b"permission_to_send";
+        skip b"created_at", b"updated_at", b"opt_in_source", b"opt_in_date", b"opt_out_source",
+            b"opt_out_date", b"opt_out_reason", b"confirm_status",
+    }
+}
+
+keys! {
+    CustomFieldKey {
+        CustomFieldId = b"custom_field_id",
+        Value = b"value",
+        ChoiceIds = b"choice_ids";
+        skip
+    }
+}
+
+keys! {
+    PhoneKey {
+        PhoneNumber = b"phone_number",
+        Kind = b"kind";
+        skip b"phone_number_id", b"created_at", b"updated_at", b"update_source", b"create_source",
+    }
+}
+
+keys! {
+    AddressKey {
+        Kind = b"kind",
+        Street = b"street",
+        City = b"city",
+        State = b"state",
+        PostalCode = b"postal_code",
+        Country = b"country";
+        skip b"street_address_id", b"created_at", b"updated_at",
+    }
+}
+
+/// The key memos of one page, one per object shape.
+#[derive(Default)]
+pub(super) struct Memos {
+    contact: KeyMemo<ContactKey>,
+    email: KeyMemo<EmailKey>,
+    custom_field: KeyMemo<CustomFieldKey>,
+    phone: KeyMemo<PhoneKey>,
+    address: KeyMemo<AddressKey>,
 }
 
 /// Nesting of a contact's own members (page object, `contacts`, the contact), for skips.
@@ -107,13 +179,14 @@ impl<'a> Lexer<'a> {
     ) -> R<(usize, PageFields)> {
         let (mut count, mut fields, mut seen) = (0, PageFields::default(), 0);
         let mut view = ContactView::default();
+        let mut memos = Memos::default();
         self.members(|l, key| match key {
             b"contacts" => {
                 once(&mut seen, 0)?;
                 // A `null` here is an error to serde (the field is a `Vec`, not an `Option`).
                 if l.open(b'[', b']')? {
                     loop {
-                        l.contact(&mut view)?;
+                        l.contact(&mut view, &mut memos)?;
                         each(&mut view);
                         count += 1;
                         if !l.more(b']')? {
@@ -171,176 +244,137 @@ impl<'a> Lexer<'a> {
     }
 
     /// Reads a contact into `c`, which held the previous one.
-    fn contact(&mut self, c: &mut ContactView<'a>) -> R<()> {
+    fn contact(&mut self, c: &mut ContactView<'a>, memos: &mut Memos) -> R<()> {
+        use ContactKey as K;
         let mut spare = c.custom_fields.take().unwrap_or_default();
         spare.clear();
         *c = ContactView::default();
         let mut seen = 0;
-        self.members(|l, key| {
+        let Memos {
+            contact,
+            email,
+            custom_field,
+            phone,
+            address,
+        } = memos;
+        self.keyed_members(contact, |l, key| {
+            if let Some(key) = key {
+                once(&mut seen, key as u32)?;
+            }
             match key {
-                b"contact_id" => {
-                    once(&mut seen, 0)?;
-                    c.contact_id = l.opt_str()?;
-                }
-                b"email_address" => {
-                    once(&mut seen, 1)?;
-                    c.email_address = l.email()?;
-                }
-                b"first_name" => {
-                    once(&mut seen, 2)?;
-                    c.first_name = l.opt_str()?;
-                }
-                b"last_name" => {
-                    once(&mut seen, 3)?;
-                    c.last_name = l.opt_str()?;
-                }
-                b"job_title" => {
-                    once(&mut seen, 4)?;
-                    c.job_title = l.opt_str()?;
-                }
-                b"company_name" => {
-                    once(&mut seen, 5)?;
-                    c.company_name = l.opt_str()?;
-                }
-                b"birthday_month" => {
-                    once(&mut seen, 6)?;
-                    c.birthday_month = l.opt_int()?;
-                }
-                b"birthday_day" => {
-                    once(&mut seen, 7)?;
-                    c.birthday_day = l.opt_int()?;
-                }
-                b"anniversary" => {
-                    once(&mut seen, 8)?;
-                    c.anniversary = l.opt_str()?;
-                }
-                b"created_at" => {
-                    once(&mut seen, 9)?;
-                    c.created_at = l.opt_str()?;
-                }
-                b"updated_at" => {
-                    once(&mut seen, 10)?;
-                    c.updated_at = l.opt_str()?;
-                }
-                b"custom_fields" => {
-                    once(&mut seen, 11)?;
+                Some(K::ContactId) => c.contact_id = l.opt_str()?,
+                Some(K::EmailAddress) => c.email_address = l.email(email)?,
+                Some(K::FirstName) => c.first_name = l.opt_str()?,
+                Some(K::LastName) => c.last_name = l.opt_str()?,
+                Some(K::JobTitle) => c.job_title = l.opt_str()?,
+                Some(K::CompanyName) => c.company_name = l.opt_str()?,
+                Some(K::BirthdayMonth) => c.birthday_month = l.opt_int()?,
+                Some(K::BirthdayDay) => c.birthday_day = l.opt_int()?,
+                Some(K::Anniversary) => c.anniversary = l.opt_str()?,
+                Some(K::CreatedAt) => c.created_at = l.opt_str()?,
+                Some(K::UpdatedAt) => c.updated_at = l.opt_str()?,
+                Some(K::CustomFields) => {
                     let all = std::mem::take(&mut spare);
                     c.custom_fields = l.elements_into(all, |l, all: &mut Vec<_>| {
-                        all.push(l.custom_field()?);
+                        all.push(l.custom_field(custom_field)?);
                         Ok(())
                     })?;
                 }
-                b"phone_numbers" => {
-                    once(&mut seen, 12)?;
+                Some(K::PhoneNumbers) => {
                     c.phone_numbers = l.elements(|l, phones: &mut Phones<'a>| {
-                        phones.add(l.phone()?);
+                        phones.add(l.phone(phone)?);
                         Ok(())
                     })?;
                 }
-                b"street_addresses" => {
-                    once(&mut seen, 13)?;
+                Some(K::StreetAddresses) => {
                     let chosen = l.elements(|l, acc| {
-                        add_address(acc, l.address()?);
+                        add_address(acc, l.address(address)?);
                         Ok(())
                     })?;
                     c.street_addresses = chosen.map(|(chosen, _)| Address(chosen));
                 }
-                b"list_memberships" => {
-                    once(&mut seen, 14)?;
-                    c.list_memberships = l.joined()?;
-                }
-                b"taggings" => {
-                    once(&mut seen, 15)?;
-                    c.taggings = l.joined()?;
-                }
-                _ => l.skip_member(CONTACT_DEPTH)?,
+                Some(K::ListMemberships) => c.list_memberships = l.joined()?,
+                Some(K::Taggings) => c.taggings = l.joined()?,
+                None => l.skip_member(CONTACT_DEPTH)?,
             }
             Ok(())
-        })?;
-        Ok(())
+        })
     }
 
-    fn email(&mut self) -> R<Option<EmailView<'a>>> {
+    fn email(&mut self, memo: &mut KeyMemo<EmailKey>) -> R<Option<EmailView<'a>>> {
+        use EmailKey as K;
         if self.null()? {
             return Ok(None);
         }
         let (mut e, mut seen) = (EmailView::default(), 0);
-        self.members(|l, key| {
+        self.keyed_members(memo, |l, key| {
+            if let Some(key) = key {
+                once(&mut seen, key as u32)?;
+            }
             match key {
-                b"address" => {
-                    once(&mut seen, 0)?;
-                    e.address = l.str()?;
-                }
-                b"permission_to_send" => {
-                    once(&mut seen, 1)?;
-                    e.permission_to_send = l.opt_str()?;
-                }
-                _ => l.skip_member(CONTACT_DEPTH + 1)?,
+                Some(K::Address) => e.address = l.str()?,
+                Some(K::PermissionToSend) => e.permission_to_send = l.opt_str()?,
+                None => l.skip_member(CONTACT_DEPTH + 1)?,
             }
             Ok(())
         })?;
         Ok(Some(e))
     }
 
-    fn custom_field(&mut self) -> R<CustomFieldView<'a>> {
+    fn custom_field(&mut self, memo: &mut KeyMemo<CustomFieldKey>) -> R<CustomFieldView<'a>> {
+        use CustomFieldKey as K;
         let (mut f, mut seen) = (CustomFieldView::default(), 0);
-        self.members(|l, key| {
+        self.keyed_members(memo, |l, key| {
+            if let Some(key) = key {
+                once(&mut seen, key as u32)?;
+            }
             match key {
-                b"custom_field_id" => {
-                    once(&mut seen, 0)?;
-                    f.custom_field_id = l.str()?;
-                }
-                b"value" => {
-                    once(&mut seen, 1)?;
-                    f.value = l.opt_str()?;
-                }
-                b"choice_ids" => {
-                    once(&mut seen, 2)?;
-                    f.choice_ids = l.joined()?;
-                }
-                _ => l.skip_member(CONTACT_DEPTH + 2)?,
+                Some(K::CustomFieldId) => f.custom_field_id = l.str()?,
+                Some(K::Value) => f.value = l.opt_str()?,
+                Some(K::ChoiceIds) => f.choice_ids = l.joined()?,
+                None => l.skip_member(CONTACT_DEPTH + 2)?,
             }
             Ok(())
         })?;
         Ok(f)
     }
 
-    fn phone(&mut self) -> R<PhoneView<'a>> {
+    fn phone(&mut self, memo: &mut KeyMemo<PhoneKey>) -> R<PhoneView<'a>> {
+        use PhoneKey as K;
         let (mut p, mut seen) = (PhoneView::default(), 0);
-        self.members(|l, key| {
+        self.keyed_members(memo, |l, key| {
+            if let Some(key) = key {
+                once(&mut seen, key as u32)?;
+            }
             match key {
-                b"phone_number" => {
-                    once(&mut seen, 0)?;
-                    p.phone_number = l.opt_str()?;
-                }
-                b"kind" => {
-                    once(&mut seen, 1)?;
-                    p.kind = l.opt_str()?;
-                }
-                _ => l.skip_member(CONTACT_DEPTH + 2)?,
+                Some(K::PhoneNumber) => p.phone_number = l.opt_str()?,
+                Some(K::Kind) => p.kind = l.opt_str()?,
+                None => l.skip_member(CONTACT_DEPTH + 2)?,
             }
             Ok(())
         })?;
         Ok(p)
     }
 
-    fn address(&mut self) -> R<AddressView<'a>> {
+    fn address(&mut self, memo: &mut KeyMemo<AddressKey>) -> R<AddressView<'a>> {
+        use AddressKey as K;
         let (mut a, mut seen) = (AddressView::default(), 0);
-        self.members(|l, key| {
-            let (bit, slot) = match key {
-                b"kind" => {
-                    once(&mut seen, 0)?;
+        self.keyed_members(memo, |l, key| {
+            if let Some(key) = key {
+                once(&mut seen, key as u32)?;
+            }
+            let slot = match key {
+                Some(K::Kind) => {
                     a.kind = l.str()?;
                     return Ok(());
                 }
-                b"street" => (1, &mut a.street),
-                b"city" => (2, &mut a.city),
-                b"state" => (3, &mut a.state),
-                b"postal_code" => (4, &mut a.postal_code),
-                b"country" => (5, &mut a.country),
-                _ => return l.skip_member(CONTACT_DEPTH + 2),
+                Some(K::Street) => &mut a.street,
+                Some(K::City) => &mut a.city,
+                Some(K::State) => &mut a.state,
+                Some(K::PostalCode) => &mut a.postal_code,
+                Some(K::Country) => &mut a.country,
+                None => return l.skip_member(CONTACT_DEPTH + 2),
             };
-            once(&mut seen, bit)?;
             *slot = l.opt_str()?;
             Ok(())
         })?;

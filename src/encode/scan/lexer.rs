@@ -158,6 +158,38 @@ impl<'a> Lexer<'a> {
         Ok(&self.b[start..end])
     }
 
+    /// Consumes the next `len` bytes when they are `pattern[..len]` (`len <= 32`).
+    #[inline(always)]
+    pub fn take_pattern(&mut self, pattern: &[u8; 32], len: usize) -> bool {
+        let (b, pos) = (self.b, self.pos);
+        debug_assert!((1..=32).contains(&len));
+        #[cfg(target_arch = "x86_64")]
+        let same = if pos + 32 <= b.len() {
+            // SAFETY: SSE2 is part of the x86_64 baseline; the reads are `b[pos..pos + 32]`,
+            // in bounds, and the 32 bytes of `pattern`; `loadu` takes any alignment.
+            unsafe {
+                use std::arch::x86_64::*;
+                let (text, pat) = (b.as_ptr().add(pos), pattern.as_ptr());
+                let lo = _mm_cmpeq_epi8(_mm_loadu_si128(text.cast()), _mm_loadu_si128(pat.cast()));
+                let hi = _mm_cmpeq_epi8(
+                    _mm_loadu_si128(text.add(16).cast()),
+                    _mm_loadu_si128(pat.add(16).cast()),
+                );
+                let eq = (_mm_movemask_epi8(lo) as u32) | ((_mm_movemask_epi8(hi) as u32) << 16);
+                let want = u32::MAX >> (32 - len);
+                eq & want == want
+            }
+        } else {
+            b.get(pos..pos + len) == Some(&pattern[..len])
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let same = b.get(pos..pos + len) == Some(&pattern[..len]);
+        if same {
+            self.pos += len;
+        }
+        same
+    }
+
     /// A string whose opening quote was consumed, up to and past its closing quote.
     #[inline(always)]
     pub fn string_rest(&mut self) -> R<Span> {

@@ -9,6 +9,7 @@
 //! are exactly serde_json's; the tests hold it to that over generated, mutated and cut pages.
 
 mod contact;
+mod keys;
 mod lexer;
 
 #[cfg(test)]

@@ -191,3 +191,48 @@ fn random_edits_never_disagree() {
         }
     }
 }
+
+/// Key prediction: contacts whose keys change order, repeat, or only start like the key that
+/// came last time read exactly as serde reads them.
+#[test]
+fn keys_in_changing_orders_agree_with_serde() {
+    let fast = [
+        // The second contact's keys come in another order, one is missing, one is new.
+        r#"{"contacts":[{"first_name":"a","last_name":"b","job_title":"c"},
+            {"last_name":"d","first_name":"e","x":1,"job_title":"f"},{"first_name":"g","last_name":"h"}]}"#,
+        // Keys that begin like the predicted one, or that it begins like.
+        r#"{"contacts":[{"first_name":"a","last_name":"b"},{"first_name_x":"c","last_nam":"d",
+            "first_name":"e","last_name":"f"}]}"#,
+        // Phones and addresses learn from the elements before them, in this contact or another.
+        r#"{"contacts":[{"phone_numbers":[{"kind":"work","phone_number":"1"},{"phone_number":"2","kind":"home"}]},
+            {"phone_numbers":[{"kind":"mobile","phone_number":"3"}],"street_addresses":[{"kind":"home","city":"X"}]}]}"#,
+    ];
+    for text in fast {
+        assert!(agree(text), "handed on: {text}");
+    }
+    // A duplicate after a correctly predicted key is still a duplicate.
+    let twice =
+        r#"{"contacts":[{"first_name":"a","last_name":"b"},{"first_name":"c","first_name":"d"}]}"#;
+    assert!(!agree(twice), "taken: {twice}");
+    let twice = r#"{"contacts":[{"first_name":"a","last_name":"b"},{"first_name":"c","last_name":"d","last_name":"e"}]}"#;
+    assert!(!agree(twice), "taken: {twice}");
+}
+
+/// Keys no shape knows, different in every contact: never predicted, read all the same.
+#[test]
+fn unknown_keys_different_in_every_contact_agree_with_serde() {
+    let contacts: Vec<Value> = (0..40)
+        .map(|i| {
+            let mut c = serde_json::Map::new();
+            for k in 0..5 {
+                c.insert(format!("extra_{i}_{k}"), json!(k));
+            }
+            c.insert("first_name".into(), json!(format!("n{i}")));
+            Value::Object(c)
+        })
+        .collect();
+    let text = page(&contacts);
+    assert!(agree(&text));
+    let (views, _) = read_page(&text).unwrap();
+    assert_eq!(views[39].first_name.as_ref().unwrap().as_str(), "n39");
+}
