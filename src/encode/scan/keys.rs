@@ -161,7 +161,10 @@ impl<'a> Lexer<'a> {
             }
         }
         let slot = K::slot_of(self.key()?);
-        memo.next[prev] = [slot as u8, guesses[0]];
+        // The same slot again only when its bytes differed (whitespace): keep both guesses.
+        if usize::from(guesses[0]) != slot {
+            memo.next[prev] = [slot as u8, guesses[0]];
+        }
         Ok(slot)
     }
 }
