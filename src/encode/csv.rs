@@ -1,5 +1,7 @@
 //! CSV (RFC 4180): one row per contact, the resolved columns.
 
+mod field;
+
 use super::rows::{EncodedRows, Rows, read_view_rows};
 use super::scan;
 use super::view::{AddressView, ContactView, CustomFieldView, Joined, Phones, S, Str};
@@ -10,6 +12,8 @@ use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
+
+use field::{end_record, write_cell};
 
 /// Encodes contacts as CSV rows: `,` separated, CRLF terminated, a field quoted only when it
 /// holds `"`, `,`, CR or LF (`"` doubled inside), UTF-8 without BOM, one header line (only
@@ -137,106 +141,6 @@ impl Layout {
         }
         end_record(out, start);
     }
-}
-
-/// Appends one cell (after a `,` unless it is the first of its row). Inlined into the row
-/// loop: a call per cell was ~25 instructions of the cell's ~150.
-#[inline(always)]
-fn write_cell(
-    out: &mut Vec<u8>,
-    first: bool,
-    value: &str,
-    escape_formulas: bool,
-    escaped: &mut String,
-) {
-    if !first {
-        out.push(b',');
-    }
-    if escape_formulas
-        && matches!(
-            value.as_bytes().first(),
-            Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
-        )
-    {
-        escaped.clear();
-        escaped.push('\'');
-        escaped.push_str(value);
-        return write_field(out, escaped.as_bytes());
-    }
-    write_field(out, value.as_bytes());
-}
-
-/// RFC 4180 field: quoted only when it holds `"`, `,`, CR or LF, with `"` doubled inside.
-#[inline(always)]
-fn write_field(out: &mut Vec<u8>, value: &[u8]) {
-    if !needs_quotes(value) {
-        out.extend_from_slice(value);
-        return;
-    }
-    write_quoted(out, value);
-}
-
-/// The quoted form of a field (few are): out of line, so the row loop stays short.
-#[inline(never)]
-fn write_quoted(out: &mut Vec<u8>, value: &[u8]) {
-    out.push(b'"');
-    for (i, part) in value.split(|&b| b == b'"').enumerate() {
-        if i > 0 {
-            out.extend_from_slice(b"\"\"");
-        }
-        out.extend_from_slice(part);
-    }
-    out.push(b'"');
-}
-
-/// Whether `value` holds `"`, `,`, CR or LF: eight bytes per step, the last step overlapping
-/// the one before it so no byte is left to a scalar loop (a byte equal to `c` is a zero byte
-/// of `x ^ c…c`, and `(y - 0x01…) & !y & 0x80…` is non-zero exactly when `y` has one).
-/// All four are below `-` (0x2D), and `(x - 0x2D…) & !x & 0x80…` is non-zero exactly when a
-/// byte of `x` is: a word of ids, emails, dates or digits passes with that one test.
-#[inline(always)]
-fn needs_quotes(value: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let special = |x: u64| {
-        if x.wrapping_sub(ONES * 0x2D) & !x & HIGH == 0 {
-            return false;
-        }
-        let has = |c: u8| {
-            let y = x ^ (ONES * u64::from(c));
-            y.wrapping_sub(ONES) & !y & HIGH
-        };
-        has(b'"') | has(b',') | has(b'\r') | has(b'\n') != 0
-    };
-    let word = |at: usize| u64::from_le_bytes(value[at..at + 8].try_into().expect("8 bytes"));
-    let n = value.len();
-    if n >= 8 {
-        let mut at = 0;
-        while at + 8 < n {
-            if special(word(at)) {
-                return true;
-            }
-            at += 8;
-        }
-        return special(word(n - 8));
-    }
-    if n >= 4 {
-        // Two overlapping 4-byte halves cover 4 to 7 bytes.
-        let half = |at: usize| u32::from_le_bytes(value[at..at + 4].try_into().expect("4 bytes"));
-        return special(u64::from(half(0)) | u64::from(half(n - 4)) << 32);
-    }
-    value
-        .iter()
-        .any(|b| matches!(b, b'"' | b',' | b'\r' | b'\n'))
-}
-
-/// Ends the record begun at `start`: CRLF, after `""` when the record is empty (one column,
-/// empty value), which would otherwise read back as no record at all.
-fn end_record(out: &mut Vec<u8>, start: usize) {
-    if out.len() == start {
-        out.extend_from_slice(b"\"\"");
-    }
-    out.extend_from_slice(b"\r\n");
 }
 
 /// A row's cell values: the view already reduced the arrays to what the columns read.
@@ -418,23 +322,4 @@ fn contact_id_of(raw: &RawValue) -> Option<String> {
         contact_id: Option<String>,
     }
     serde_json::from_str::<IdOnly>(raw.get()).ok()?.contact_id
-}
-
-#[cfg(test)]
-mod tests {
-    use super::needs_quotes;
-
-    #[test]
-    fn needs_quotes_agrees_with_a_byte_loop() {
-        let mut rng = fastrand::Rng::with_seed(3);
-        // Bytes on both sides of the 0x2D pre-test, and UTF-8 bytes above 0x7F.
-        let alphabet = b"ab\",\r\n\x00\x80\xff;' -.+&\x7f\x2c\x2e\t";
-        for _ in 0..20_000 {
-            let v: Vec<u8> = (0..rng.usize(0..40))
-                .map(|_| alphabet[rng.usize(0..alphabet.len())])
-                .collect();
-            let want = v.iter().any(|b| matches!(b, b'"' | b',' | b'\r' | b'\n'));
-            assert_eq!(needs_quotes(&v), want, "{v:?}");
-        }
-    }
 }

@@ -204,11 +204,18 @@ pub fn encode_chunk(
     gzip: bool,
     header: &mut bool,
 ) -> Result<Chunk, ExportError> {
-    let mut plain = Vec::with_capacity(page.contacts.output_hint() + 4096);
-    if std::mem::take(header) {
-        encoder.header(&mut plain);
-    }
-    let rows = encoder.encode_rows(&page.contacts, &mut plain)?;
+    let (plain, rows) = match page.contacts {
+        // Rows the encoder's reader already wrote are the output as they are: moved, not copied.
+        Rows::Encoded(encoded) if !*header => (encoded.bytes, encoded.count),
+        contacts => {
+            let mut plain = Vec::with_capacity(contacts.output_hint() + 4096);
+            if std::mem::take(header) {
+                encoder.header(&mut plain);
+            }
+            let rows = encoder.encode_rows(&contacts, &mut plain)?;
+            (plain, rows)
+        }
+    };
     let bytes = if gzip {
         let mut packed = Vec::with_capacity(plain.len() / 4);
         gzip_member(&plain, &mut packed).map_err(|e| ExportError::Encode(EncodeError::Io(e)))?;

@@ -252,10 +252,64 @@ impl<'a> Lexer<'a> {
                 self.text.get_unchecked(s.start..s.end)
             }));
         }
-        let quoted = self.text.get(s.start - 1..s.end + 1).ok_or(Bail)?;
-        serde_json::from_str::<String>(quoted)
-            .map(Cow::Owned)
-            .map_err(|_| Bail)
+        self.unescape(s).map(Cow::Owned)
+    }
+
+    /// The text of an escaped string (its escapes were checked by `string_rest`): what
+    /// serde_json makes of it; a surrogate that is not half of a pair is left to serde_json.
+    #[cold]
+    #[inline(never)]
+    fn unescape(&self, s: Span) -> R<String> {
+        let (text, b) = (self.text, self.b);
+        let mut out = String::with_capacity(s.end - s.start);
+        let mut i = s.start;
+        while i < s.end {
+            let j = i + b[i..s.end]
+                .iter()
+                .position(|&c| c == b'\\')
+                .unwrap_or(s.end - i);
+            // `i` and `j` are at or after ASCII bytes (a quote or an escape), so on boundaries.
+            out.push_str(text.get(i..j).ok_or(Bail)?);
+            if j == s.end {
+                break;
+            }
+            let c = match b[j + 1] {
+                b'"' => '"',
+                b'\\' => '\\',
+                b'/' => '/',
+                b'b' => '\u{8}',
+                b'f' => '\u{c}',
+                b'n' => '\n',
+                b'r' => '\r',
+                b't' => '\t',
+                b'u' => {
+                    let unit = |at: usize| {
+                        let hex = text.get(at..at + 4).ok_or(Bail)?;
+                        u32::from_str_radix(hex, 16).map_err(|_| Bail)
+                    };
+                    let high = unit(j + 2)?;
+                    i = j + 6;
+                    let code = match high {
+                        0xD800..=0xDBFF if b.get(i..i + 2) == Some(b"\\u") => {
+                            let low = unit(i + 2)?;
+                            if !(0xDC00..=0xDFFF).contains(&low) {
+                                return Err(Bail);
+                            }
+                            i += 6;
+                            0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+                        }
+                        0xD800..=0xDFFF => return Err(Bail),
+                        code => code,
+                    };
+                    out.push(char::from_u32(code).ok_or(Bail)?);
+                    continue;
+                }
+                _ => return Err(Bail),
+            };
+            out.push(c);
+            i = j + 2;
+        }
+        Ok(out)
     }
 
     /// `null`, consumed, when it comes next (after whitespace).

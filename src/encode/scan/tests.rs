@@ -70,6 +70,8 @@ fn edge_cases_stay_on_the_fast_path_and_agree() {
         r#"{"_links":{"next":null},"contacts":[{}]}"#,
         r#"{"_links":{"next":{"href":"/v3/contacts?cursor=a\u0062c","x":[1]}}}"#,
         r#"{"contacts":[{"first_name":"A\"b\\c\/d\b\f\n\r\t","last_name":"\u00e9\ud83d\ude00x"}]}"#,
+        r#"{"contacts":[{"first_name":"\u0000\uDBFF\uDFFF\u00E9","last_name":"a\\u0041\\","job_title":"\"\"x"}]}"#,
+        r#"{"contacts":[{"company_name":"\ud800\udc00 tail \u20ac\\\/ more than sixteen bytes \u00e9"}]}"#,
         r#"{"contacts":[{"contact_id":null,"email_address":null,"custom_fields":null,
             "phone_numbers":null,"street_addresses":null,"list_memberships":null,"taggings":null}]}"#,
         r#"{"contacts":[{"email_address":{"address":"a@b","permission_to_send":null,"x":{"y":[true,false,null,-1.5e+3]}}}]}"#,
@@ -115,6 +117,10 @@ fn what_serde_refuses_or_reads_otherwise_is_handed_on() {
         r#"{"_links":{"next":{}}}"#,
         r#"{"_links":{"next":{"href":null}}}"#,
         r#"{"contacts":[{"last_name":"\ud800"}]}"#,
+        r#"{"contacts":[{"last_name":"\udc00"}]}"#,
+        r#"{"contacts":[{"last_name":"\ud83d\u0041"}]}"#,
+        r#"{"contacts":[{"last_name":"\ud83dx"}]}"#,
+        r#"{"contacts":[{"last_name":"\ud83d\n"}]}"#,
         r#"{"contacts":[]} x"#,
         r#"{"contacts":[],}"#,
         "{\"contacts\":[{\"first_name\":\"a\u{1}b\"}]}",
@@ -190,6 +196,52 @@ fn random_edits_never_disagree() {
             agree(t);
         }
     }
+}
+
+/// Strings of random escapes (pairs, lone halves, every short escape, raw non-ASCII) in a field
+/// a column reads: the scanner's unescaping is serde_json's, or the page is handed on.
+#[test]
+fn random_escapes_unescape_as_serde_does() {
+    let mut rng = fastrand::Rng::with_seed(5);
+    let pieces = [
+        r"\n",
+        r"\t",
+        r"\b",
+        r"\f",
+        r"\r",
+        r"\/",
+        r"\\",
+        r#"\""#,
+        r"\u0041",
+        r"\u00e9",
+        r"\u20AC",
+        r"\ud83d",
+        r"\uDE00",
+        r"\udbff\udfff",
+        r"\u0000",
+        "é",
+        "€",
+        "a",
+        ",",
+        "x\u{1F600}",
+    ];
+    let (mut taken, mut handed_on) = (0, 0);
+    for _ in 0..4_000 {
+        let value: String = (0..rng.usize(1..8))
+            .map(|_| pieces[rng.usize(0..pieces.len())])
+            .collect();
+        let text =
+            format!(r#"{{"contacts":[{{"first_name":"{value}","taggings":["{value}","t"]}}]}}"#);
+        if agree(&text) {
+            taken += 1;
+        } else {
+            handed_on += 1;
+        }
+    }
+    assert!(
+        taken > 1_000 && handed_on > 100,
+        "{taken} taken, {handed_on} handed on"
+    );
 }
 
 /// Key prediction: contacts whose keys change order, repeat, or only start like the key that
