@@ -176,7 +176,7 @@ impl<'c> Row<'c> {
         let phone = |get: fn(&'c Phones<'c>) -> &'c Option<S<'c>>| {
             self.phones.and_then(|p| get(p).as_ref().and_then(text))
         };
-        let v: Option<&'c str> = match col {
+        let v: Option<&'a str> = match col {
             Column::Email => c.email_address.as_ref().map(|e| e.address.as_str()),
             Column::FirstName => text(&c.first_name),
             Column::LastName => text(&c.last_name),
@@ -205,12 +205,12 @@ impl<'c> Row<'c> {
                 .email_address
                 .as_ref()
                 .and_then(|e| text(&e.permission_to_send)),
-            Column::ListMemberships => joined(&c.list_memberships),
-            Column::Tags => joined(&c.taggings),
+            Column::ListMemberships => joined(&c.list_memberships, scratch),
+            Column::Tags => joined(&c.taggings, scratch),
             Column::CreatedAt => text(&c.created_at),
             Column::UpdatedAt => text(&c.updated_at),
             Column::CustomField { .. } => {
-                field.and_then(|f| text(&f.value).or_else(|| joined(&f.choice_ids)))
+                field.and_then(|f| text(&f.value).or_else(|| joined(&f.choice_ids, scratch)))
             }
         };
         v.unwrap_or("")
@@ -234,8 +234,8 @@ fn text<'c>(s: &'c S<'_>) -> Option<&'c str> {
     s.as_ref().map(Str::as_str)
 }
 
-fn joined<'c>(j: &'c Option<Joined<'_>>) -> Option<&'c str> {
-    j.as_ref().map(|j| j.0.as_str())
+fn joined<'c>(j: &'c Option<Joined<'_>>, scratch: &'c mut String) -> Option<&'c str> {
+    j.as_ref().map(|j| j.as_str(scratch))
 }
 
 impl Encoder for CsvEncoder {

@@ -129,9 +129,59 @@ pub struct CustomFieldView<'a> {
     pub choice_ids: Option<Joined<'a>>,
 }
 
-/// An array of strings joined with `;` while parsing (borrowed when it has one element).
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Joined<'a>(pub Str<'a>);
+/// An array of strings joined with `;`. serde_json joins it while parsing (borrowed when it
+/// has one element). The page scanner keeps, for two or more unescaped strings written
+/// compactly, the array's text from the first one's first byte to the last one's last byte
+/// (`a","b","c`): every `"` in it belongs to a `","` between two elements, so the join is that
+/// text with each `","` written as `;`, made when the row is written, without an allocation.
+#[derive(Default)]
+pub struct Joined<'a> {
+    text: Str<'a>,
+    compact_array: bool,
+}
+
+impl<'a> Joined<'a> {
+    /// The inner text of a compact array of two or more unescaped strings (see the type).
+    pub(super) fn compact_array(inner: &'a str) -> Self {
+        Joined {
+            text: Str(Cow::Borrowed(inner)),
+            compact_array: true,
+        }
+    }
+
+    pub(super) fn one(text: Str<'a>) -> Self {
+        Joined {
+            text,
+            compact_array: false,
+        }
+    }
+
+    /// The join: borrowed, or composed in `scratch` (cleared first) from a compact array.
+    pub fn as_str<'s>(&'s self, scratch: &'s mut String) -> &'s str {
+        let text = self.text.as_str();
+        if !self.compact_array {
+            return text;
+        }
+        scratch.clear();
+        let mut from = 0;
+        while let Some(quote) = memchr::memchr(b'"', &text.as_bytes()[from..]) {
+            scratch.push_str(&text[from..from + quote]);
+            scratch.push(';');
+            from += quote + 3;
+        }
+        scratch.push_str(&text[from..]);
+        scratch
+    }
+}
+
+impl fmt::Debug for Joined<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let joined = self.as_str(&mut String::new()).to_owned();
+        f.debug_tuple("Joined")
+            .field(&Str(Cow::Owned(joined)))
+            .finish()
+    }
+}
 
 impl<'de: 'a, 'a> Deserialize<'de> for Joined<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -142,9 +192,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Joined<'a> {
 /// Adds one array element to a `Joined` being built: (any element yet, the join so far).
 pub(super) fn join_item<'a>(acc: &mut (bool, Joined<'a>), item: Str<'a>) {
     if !std::mem::replace(&mut acc.0, true) {
-        (acc.1).0 = item;
+        acc.1 = Joined::one(item);
     } else {
-        let joined = &mut (acc.1).0.0;
+        let joined = &mut (acc.1).text.0;
         if let Cow::Borrowed(first) = joined {
             // Room for a few more ids of the same length (list and tag ids are UUIDs).
             let mut owned = String::with_capacity(4 * (first.len() + 1));
@@ -268,7 +318,8 @@ mod tests {
             c.email_address.unwrap().permission_to_send.unwrap()
         );
         let choices = &v.custom_fields.unwrap()[0].choice_ids;
-        assert_eq!(choices.as_ref().unwrap().0.as_str(), "1;2");
+        let mut scratch = String::new();
+        assert_eq!(choices.as_ref().unwrap().as_str(&mut scratch), "1;2");
         let city = v.street_addresses.unwrap().0.unwrap().city.unwrap();
         assert_eq!(
             city.as_str(),

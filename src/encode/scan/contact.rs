@@ -161,7 +161,17 @@ impl<'a> Lexer<'a> {
         self.int().map(Some)
     }
 
+    /// A list of ids: a compact array of plain strings is kept as its text, joined when its
+    /// row is written; any other array is joined here.
     fn joined(&mut self) -> R<Option<Joined<'a>>> {
+        if self.null()? {
+            return Ok(None);
+        }
+        match self.compact_strings()? {
+            Some((text, true)) => return Ok(Some(Joined::compact_array(text))),
+            Some((text, false)) => return Ok(Some(Joined::one(Str(text.into())))),
+            None => {}
+        }
         let acc = self.elements(|l, acc: &mut (bool, Joined<'a>)| {
             join_item(acc, l.str()?);
             Ok(())

@@ -312,6 +312,47 @@ impl<'a> Lexer<'a> {
         Ok(out)
     }
 
+    /// An array of unescaped strings with nothing between them but `,` (`["a","b"]`, how the
+    /// API writes id lists), consumed: its text from the first string's first byte to the last
+    /// one's last byte, and whether it holds two or more. `None`, nothing consumed, for any
+    /// other value: the caller reads it the general way.
+    #[inline(always)]
+    pub fn compact_strings(&mut self) -> R<Option<(&'a str, bool)>> {
+        let at = self.pos;
+        let read = self.compact_strings_here();
+        if let Ok(None) = read {
+            self.pos = at;
+        }
+        read
+    }
+
+    #[inline(always)]
+    fn compact_strings_here(&mut self) -> R<Option<(&'a str, bool)>> {
+        if self.b.get(self.pos..self.pos + 2) != Some(b"[\"") {
+            return Ok(None);
+        }
+        self.pos += 2;
+        let first = self.string_rest()?;
+        let mut last = first;
+        loop {
+            if last.escaped {
+                return Ok(None);
+            }
+            match self.b.get(self.pos..self.pos + 2) {
+                Some([b']', _]) => break,
+                Some(b",\"") => {
+                    self.pos += 2;
+                    last = self.string_rest()?;
+                }
+                _ if self.b.get(self.pos) == Some(&b']') => break,
+                _ => return Ok(None),
+            }
+        }
+        self.pos += 1;
+        let text = self.text.get(first.start..last.end).ok_or(Bail)?;
+        Ok(Some((text, last.start != first.start)))
+    }
+
     /// `null`, consumed, when it comes next (after whitespace).
     #[inline(always)]
     pub fn null(&mut self) -> R<bool> {

@@ -86,6 +86,10 @@ fn edge_cases_stay_on_the_fast_path_and_agree() {
         r#"{"contacts":[{"notes":[{"content":"a,b\"c"}],"first_name":"0123456789abcdef0123456789abcdef\"x"}]}"#,
         "{\"contacts\":[{\"first_name\":\"\u{e9}\u{1F600} tail that is longer than sixteen bytes\"}]}",
         r#"{"contacts_count":123456789012345678,"extra":{"contacts":5}}"#,
+        r#"{"contacts":[{"list_memberships":["a","b,c","d"],"taggings":["x", "y"]}]}"#,
+        r#"{"contacts":[{"list_memberships":["a","b\n","c"],"taggings":["\"x","y"],"custom_fields":[
+            {"custom_field_id":"f","choice_ids":["1","2"]},{"custom_field_id":"g","choice_ids":[ "3" ,"4"]}]}]}"#,
+        r#"{"contacts":[{"list_memberships":["",""],"taggings":[""]}]}"#,
     ];
     for text in fast {
         assert!(agree(text), "handed on: {text}");
@@ -122,6 +126,11 @@ fn what_serde_refuses_or_reads_otherwise_is_handed_on() {
         r#"{"contacts":[{"last_name":"\ud83dx"}]}"#,
         r#"{"contacts":[{"last_name":"\ud83d\n"}]}"#,
         r#"{"contacts":[]} x"#,
+        r#"{"contacts":[{"list_memberships":["a","b",]}]}"#,
+        r#"{"contacts":[{"list_memberships":["a""b"]}]}"#,
+        r#"{"contacts":[{"list_memberships":["a","b"}]}"#,
+        r#"{"contacts":[{"list_memberships":["a",1]}]}"#,
+        r#"{"contacts":[{"list_memberships":["a","b"]"#,
         r#"{"contacts":[],}"#,
         "{\"contacts\":[{\"first_name\":\"a\u{1}b\"}]}",
     ];
