@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use field::{end_record, write_cell};
 
@@ -53,6 +54,9 @@ struct Layout {
     /// costs less than hashing its id.
     slot_of_id: Vec<(String, usize)>,
     escape_formulas: bool,
+    /// Bytes of rows per KiB of body on the last page read: how much room the next page's
+    /// rows get. They travel to the writer in that buffer, so a loose guess is memory held.
+    rows_per_kib: AtomicUsize,
 }
 
 /// Buffers reused from row to row: no per-cell allocation.
@@ -86,6 +90,8 @@ impl CsvEncoder {
             slots,
             slot_of_id,
             escape_formulas,
+            // About a fifth of the JSON with every include; the first page sets the real ratio.
+            rows_per_kib: AtomicUsize::new(1024 / 3),
         };
         Self {
             scratch: layout.scratch(),
@@ -109,6 +115,7 @@ impl Layout {
             slots,
             slot_of_id,
             escape_formulas,
+            rows_per_kib: _,
         } = self;
         let Scratch {
             found,
@@ -304,11 +311,15 @@ impl Encoder for CsvEncoder {
 /// hands on is read by [`read_view_rows`] (serde_json), and the lane writes its rows.
 fn read_csv_rows(body: Bytes, layout: &Layout) -> Result<(Rows, PageFields), serde_json::Error> {
     if let Ok(text) = simdutf8::basic::from_utf8(&body) {
-        let mut out = Vec::with_capacity(body.len() / 3);
+        let ratio = layout.rows_per_kib.load(Ordering::Relaxed);
+        // 1/16 over the last page's ratio: pages of one export differ by a few percent.
+        let mut out = Vec::with_capacity((body.len() / 1024 + 1) * (ratio + ratio / 16));
         let mut scratch = layout.scratch();
         let read =
             scan::for_each_contact(text, |c| layout.write_contact(&mut scratch, &mut out, c));
         if let Ok((count, fields)) = read {
+            let ratio = out.len() * 1024 / body.len().max(1);
+            layout.rows_per_kib.store(ratio.max(16), Ordering::Relaxed);
             return Ok((Rows::Encoded(EncodedRows { bytes: out, count }), fields));
         }
     }

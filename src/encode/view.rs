@@ -143,6 +143,10 @@ pub struct Joined<'a> {
 impl<'a> Joined<'a> {
     /// The inner text of a compact array of two or more unescaped strings (see the type).
     pub(super) fn compact_array(inner: &'a str) -> Self {
+        debug_assert!(
+            inner.split("\",\"").all(|id| !id.contains('"')),
+            "not a compact array's text: {inner}"
+        );
         Joined {
             text: Str(Cow::Borrowed(inner)),
             compact_array: true,

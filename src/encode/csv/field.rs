@@ -175,6 +175,29 @@ mod tests {
     }
 
     #[test]
+    fn copy_and_test_finds_one_special_at_every_position_of_every_length() {
+        for len in 0..=64usize {
+            let clean: Vec<u8> = (0..len).map(|i| b"a-Z ;.@\x80\xff\t"[i % 10]).collect();
+            let mut dst = vec![0u8; len];
+            // SAFETY: `dst` has room for `len` bytes.
+            assert!(
+                !unsafe { copy_and_test(&clean, dst.as_mut_ptr()) },
+                "{clean:?}"
+            );
+            assert_eq!(dst, clean);
+            for at in 0..len {
+                for special in [b'"', b',', b'\r', b'\n'] {
+                    let mut v = clean.clone();
+                    v[at] = special;
+                    // SAFETY: as above.
+                    assert!(unsafe { copy_and_test(&v, dst.as_mut_ptr()) }, "{v:?}");
+                    assert_eq!(dst, v);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn fields_are_quoted_exactly_when_needed() {
         let cell = |first, v: &str| {
             let mut out = b"x".to_vec();
