@@ -264,10 +264,7 @@ impl<'a> Lexer<'a> {
         let mut out = String::with_capacity(s.end - s.start);
         let mut i = s.start;
         while i < s.end {
-            let j = i + b[i..s.end]
-                .iter()
-                .position(|&c| c == b'\\')
-                .unwrap_or(s.end - i);
+            let j = memchr::memchr(b'\\', &b[i..s.end]).map_or(s.end, |at| i + at);
             // `i` and `j` are at or after ASCII bytes (a quote or an escape), so on boundaries.
             out.push_str(text.get(i..j).ok_or(Bail)?);
             if j == s.end {
