@@ -171,11 +171,15 @@ impl<'a> Lexer<'a> {
                 use std::arch::x86_64::*;
                 let (text, pat) = (b.as_ptr().add(pos), pattern.as_ptr());
                 let lo = _mm_cmpeq_epi8(_mm_loadu_si128(text.cast()), _mm_loadu_si128(pat.cast()));
-                let hi = _mm_cmpeq_epi8(
-                    _mm_loadu_si128(text.add(16).cast()),
-                    _mm_loadu_si128(pat.add(16).cast()),
-                );
-                let eq = (_mm_movemask_epi8(lo) as u32) | ((_mm_movemask_epi8(hi) as u32) << 16);
+                let mut eq = _mm_movemask_epi8(lo) as u32;
+                // Most keys fit the first 16 bytes.
+                if len > 16 {
+                    let hi = _mm_cmpeq_epi8(
+                        _mm_loadu_si128(text.add(16).cast()),
+                        _mm_loadu_si128(pat.add(16).cast()),
+                    );
+                    eq |= (_mm_movemask_epi8(hi) as u32) << 16;
+                }
                 let want = u32::MAX >> (32 - len);
                 eq & want == want
             }
