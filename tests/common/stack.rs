@@ -277,9 +277,20 @@ impl Stack {
                 return row.clone();
             }
             if Instant::now() > deadline {
+                // Where the message is (ready, unacked on a consumer, or gone) and what the
+                // workers said of this job, before the tail of their logs.
+                let queue = &self.queue.name;
+                let ready = self.queue.count(queue).await;
+                let logs = self.all_logs();
+                let id_text = id.to_string();
+                let naming: Vec<&str> = logs.lines().filter(|l| l.contains(&id_text)).collect();
                 panic!(
-                    "job {id}: {what} not reached within {within:?}; row: {row:#?}\nlogs:\n{}",
-                    tail(&self.all_logs(), 4000)
+                    "job {id}: {what} not reached within {within:?}; row: {row:#?}\n\
+                     queue {queue}: {ready} ready; broker: {}\n\
+                     log lines naming the job:\n{}\nlogs:\n{}",
+                    broker_view(queue),
+                    tail(&naming.join("\n"), 4000),
+                    tail(&logs, 4000)
                 );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -324,6 +335,29 @@ impl Drop for Stack {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// `rabbitmqctl`'s line for `queue` (ready, unacked, consumers), when the tool is here.
+fn broker_view(queue: &str) -> String {
+    let args = [
+        "-q",
+        "list_queues",
+        "name",
+        "messages_ready",
+        "messages_unacknowledged",
+        "consumers",
+    ];
+    match std::process::Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+    {
+        Ok(out) => String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with(queue))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Err(e) => format!("rabbitmqctl unavailable ({e})"),
     }
 }
 
