@@ -339,13 +339,12 @@ impl<'a> Lexer<'a> {
             if last.escaped {
                 return Ok(None);
             }
-            match self.b.get(self.pos..self.pos + 2) {
-                Some([b']', _]) => break,
-                Some(b",\"") => {
+            match self.b.get(self.pos) {
+                Some(b']') => break,
+                Some(b',') if self.b.get(self.pos + 1) == Some(&b'"') => {
                     self.pos += 2;
                     last = self.string_rest()?;
                 }
-                _ if self.b.get(self.pos) == Some(&b']') => break,
                 _ => return Ok(None),
             }
         }
