@@ -89,13 +89,21 @@ const DEFAULT_COLUMNS: [Column; 21] = [
     Column::UpdatedAt,
 ];
 
+/// How many fixed (not custom field) columns there are: every [`Column::fixed_index`] is below.
+pub const FIXED_COLUMNS: usize = DEFAULT_COLUMNS.len();
+
 impl Column {
+    /// A fixed column's place in the default order; `None` for a custom field column.
+    pub fn fixed_index(&self) -> Option<usize> {
+        DEFAULT_COLUMNS.iter().position(|c| c == self)
+    }
+
     /// The CSV header cell of this column.
     pub fn header(&self) -> &str {
         match self {
             Column::CustomField { header, .. } => header,
             fixed => {
-                let i = DEFAULT_COLUMNS.iter().position(|c| c == fixed);
+                let i = fixed.fixed_index();
                 DEFAULT_COLUMN_NAMES[i.expect("every fixed column is a default column")]
             }
         }

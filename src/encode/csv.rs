@@ -2,6 +2,7 @@
 
 mod field;
 
+use super::columns::FIXED_COLUMNS;
 use super::rows::{EncodedRows, Rows, read_view_rows};
 use super::scan;
 use super::view::{AddressView, ContactView, CustomFieldView, Joined, Phones, S, Str};
@@ -48,23 +49,39 @@ pub struct CsvEncoder {
 /// as it reads the page.
 struct Layout {
     columns: Vec<Column>,
-    /// Per column: its slot in `found` for custom field columns, `NONE` otherwise.
-    slots: Vec<usize>,
-    /// (custom field id, slot), sorted by id: a binary search per custom field of a contact
-    /// costs less than hashing its id.
-    slot_of_id: Vec<(String, usize)>,
+    /// Per column, where its cell comes from (resolved once, not matched per cell).
+    sources: Vec<Source>,
+    /// (the id's first 8 bytes as an integer, custom field id, slot), sorted: a custom field of
+    /// a contact is found by comparing integers, then its id once (ids are UUIDs, whose first 8
+    /// bytes differ; hashing the whole id cost more, and so did comparing ids as strings).
+    slot_of_id: Vec<(u64, String, usize)>,
+    /// Whether any column shows the list or tag ids (their join is skipped otherwise).
+    joins_lists: bool,
+    joins_tags: bool,
     escape_formulas: bool,
     /// Bytes of rows per KiB of body on the last page read: how much room the next page's
     /// rows get. They travel to the writer in that buffer, so a loose guess is memory held.
     rows_per_kib: AtomicUsize,
 }
 
+/// A column's cell: one of the contact's fixed cells (`Column::fixed_index`), or the custom
+/// field of a slot in `Scratch::found`.
+#[derive(Clone, Copy)]
+enum Source {
+    Fixed(usize),
+    Custom(usize),
+}
+
 /// Buffers reused from row to row: no per-cell allocation.
 struct Scratch {
     /// Per slot, for the current row: index into `contact.custom_fields`, or `NONE`.
     found: Vec<usize>,
-    /// Composed cells (joins, birthday) and escaped cells.
-    composed: String,
+    /// Composed cells: the birthday, the joined list and tag ids, a custom field's choices.
+    birthday: String,
+    lists: String,
+    tags: String,
+    choices: String,
+    /// A cell with its formula escaped.
     escaped: String,
 }
 
@@ -73,22 +90,27 @@ const NONE: usize = usize::MAX;
 impl CsvEncoder {
     pub fn new(columns: &[Column], escape_formulas: bool) -> Self {
         let mut slot_of_id = HashMap::new();
-        let slots = columns
+        let sources = columns
             .iter()
             .map(|c| match c {
                 Column::CustomField { id, .. } => {
                     let next = slot_of_id.len();
-                    *slot_of_id.entry(id.clone()).or_insert(next)
+                    Source::Custom(*slot_of_id.entry(id.clone()).or_insert(next))
                 }
-                _ => NONE,
+                fixed => Source::Fixed(fixed.fixed_index().expect("a fixed column")),
             })
             .collect();
-        let mut slot_of_id: Vec<_> = slot_of_id.into_iter().collect();
+        let mut slot_of_id: Vec<_> = slot_of_id
+            .into_iter()
+            .map(|(id, slot)| (id_prefix(id.as_bytes()), id, slot))
+            .collect();
         slot_of_id.sort_unstable();
         let layout = Layout {
             columns: columns.to_vec(),
-            slots,
+            sources,
             slot_of_id,
+            joins_lists: columns.contains(&Column::ListMemberships),
+            joins_tags: columns.contains(&Column::Tags),
             escape_formulas,
             // About a fifth of the JSON with every include; the first page sets the real ratio.
             rows_per_kib: AtomicUsize::new(1024 / 3),
@@ -104,124 +126,142 @@ impl Layout {
     fn scratch(&self) -> Scratch {
         Scratch {
             found: vec![NONE; self.slot_of_id.len()],
-            composed: String::new(),
+            birthday: String::new(),
+            lists: String::new(),
+            tags: String::new(),
+            choices: String::new(),
             escaped: String::new(),
         }
     }
 
+    /// The slot of a custom field id that a column shows.
+    #[inline]
+    fn slot_of(&self, id: &str) -> Option<usize> {
+        let prefix = id_prefix(id.as_bytes());
+        let from = self.slot_of_id.partition_point(|(p, _, _)| *p < prefix);
+        self.slot_of_id[from..]
+            .iter()
+            .take_while(|(p, _, _)| *p == prefix)
+            .find(|(_, known, _)| known == id)
+            .map(|(_, _, slot)| *slot)
+    }
+
     fn write_contact(&self, s: &mut Scratch, out: &mut Vec<u8>, c: &ContactView<'_>) {
-        let Self {
-            columns,
-            slots,
-            slot_of_id,
-            escape_formulas,
-            rows_per_kib: _,
-        } = self;
         let Scratch {
             found,
-            composed: scratch,
+            birthday,
+            lists,
+            tags,
+            choices,
             escaped,
         } = s;
+        let custom = c.custom_fields.as_deref().unwrap_or_default();
         if !found.is_empty() {
             found.fill(NONE);
-            for (i, f) in c.custom_fields.iter().flatten().enumerate() {
-                let id = f.custom_field_id.as_str();
-                if let Ok(at) = slot_of_id.binary_search_by(|(k, _)| k.as_str().cmp(id)) {
-                    let slot = slot_of_id[at].1;
-                    // The first entry for an id wins, like the phones and addresses.
-                    if found[slot] == NONE {
-                        found[slot] = i;
-                    }
+            for (i, f) in custom.iter().enumerate() {
+                // The first entry for an id wins, like the phones and addresses.
+                if let Some(slot) = self.slot_of(f.custom_field_id.as_str())
+                    && found[slot] == NONE
+                {
+                    found[slot] = i;
                 }
             }
         }
-        let row = Row::new(c);
-        let custom = c.custom_fields.as_deref().unwrap_or_default();
+        let birthday = birthday_cell(c, birthday);
+        let lists = joined_cell(self.joins_lists, &c.list_memberships, lists);
+        let tags = joined_cell(self.joins_tags, &c.taggings, tags);
+        let cells = fixed_cells(c, birthday, lists, tags);
         let start = out.len();
-        for (n, (col, &slot)) in columns.iter().zip(slots.iter()).enumerate() {
-            let field = (slot != NONE)
-                .then(|| found[slot])
-                .filter(|&i| i != NONE)
-                .map(|i| &custom[i]);
-            let value = row.value(col, field, scratch);
-            write_cell(out, n == 0, value, *escape_formulas, escaped);
+        for (n, source) in self.sources.iter().enumerate() {
+            let value = match *source {
+                Source::Fixed(i) => cells[i],
+                Source::Custom(slot) => custom_cell(custom.get(found[slot]), choices),
+            };
+            write_cell(out, n == 0, value, self.escape_formulas, escaped);
         }
         end_record(out, start);
     }
 }
 
-/// A row's cell values: the view already reduced the arrays to what the columns read.
-struct Row<'c> {
-    c: &'c ContactView<'c>,
-    phones: Option<&'c Phones<'c>>,
-    address: Option<&'c AddressView<'c>>,
-}
-
-impl<'c> Row<'c> {
-    fn new(c: &'c ContactView<'c>) -> Self {
-        let address = c.street_addresses.as_ref().and_then(|a| a.0.as_ref());
-        Row {
-            c,
-            phones: c.phone_numbers.as_ref(),
-            address,
+/// The first 8 bytes of `id` (zero-padded) as a big-endian integer: ordered like the bytes.
+#[inline]
+fn id_prefix(id: &[u8]) -> u64 {
+    match id.first_chunk::<8>() {
+        Some(first) => u64::from_be_bytes(*first),
+        None => {
+            let mut padded = [0; 8];
+            padded[..id.len()].copy_from_slice(id);
+            u64::from_be_bytes(padded)
         }
     }
+}
 
-    /// The cell for `col`: borrowed from the contact, or composed in `scratch`.
-    fn value<'a>(
-        &self,
-        col: &Column,
-        field: Option<&'c CustomFieldView<'c>>,
-        scratch: &'a mut String,
-    ) -> &'a str
-    where
-        'c: 'a,
-    {
-        let c = self.c;
-        let addr =
-            |get: fn(&'c AddressView<'c>) -> &'c S<'c>| self.address.and_then(|a| text(get(a)));
-        let phone = |get: fn(&'c Phones<'c>) -> &'c Option<S<'c>>| {
-            self.phones.and_then(|p| get(p).as_ref().and_then(text))
-        };
-        let v: Option<&'a str> = match col {
-            Column::Email => c.email_address.as_ref().map(|e| e.address.as_str()),
-            Column::FirstName => text(&c.first_name),
-            Column::LastName => text(&c.last_name),
-            Column::ContactId => text(&c.contact_id),
-            Column::JobTitle => text(&c.job_title),
-            Column::CompanyName => text(&c.company_name),
-            Column::WorkPhone => phone(|p| &p.work),
-            Column::HomePhone => phone(|p| &p.home),
-            Column::MobilePhone => phone(|p| &p.mobile),
-            Column::AddressLine1 => addr(|a| &a.street),
-            Column::City => addr(|a| &a.city),
-            Column::State => addr(|a| &a.state),
-            Column::Country => addr(|a| &a.country),
-            Column::ZipPostalCode => addr(|a| &a.postal_code),
-            Column::Birthday => {
-                scratch.clear();
-                if let (Some(m), Some(d)) = (c.birthday_month, c.birthday_day) {
-                    two_digits(m, scratch);
-                    scratch.push('/');
-                    two_digits(d, scratch);
-                }
-                return scratch;
-            }
-            Column::Anniversary => text(&c.anniversary),
-            Column::EmailPermission => c
-                .email_address
-                .as_ref()
-                .and_then(|e| text(&e.permission_to_send)),
-            Column::ListMemberships => joined(&c.list_memberships, scratch),
-            Column::Tags => joined(&c.taggings, scratch),
-            Column::CreatedAt => text(&c.created_at),
-            Column::UpdatedAt => text(&c.updated_at),
-            Column::CustomField { .. } => {
-                field.and_then(|f| text(&f.value).or_else(|| joined(&f.choice_ids, scratch)))
-            }
-        };
-        v.unwrap_or("")
+/// `MM/DD` when both birthday parts are present, else empty.
+fn birthday_cell<'c>(c: &ContactView<'_>, into: &'c mut String) -> &'c str {
+    into.clear();
+    if let (Some(m), Some(d)) = (c.birthday_month, c.birthday_day) {
+        two_digits(m, into);
+        into.push('/');
+        two_digits(d, into);
     }
+    into
+}
+
+/// Ids joined with `;` (only when a column shows them: empty otherwise).
+fn joined_cell<'c>(shown: bool, ids: &'c Option<Joined<'c>>, into: &'c mut String) -> &'c str {
+    match ids {
+        Some(j) if shown => j.as_str(into),
+        _ => "",
+    }
+}
+
+/// Every fixed column's cell of `c`, in the default column order (`Column::fixed_index`); a
+/// missing value is empty. The arrays were already reduced to what the columns read.
+fn fixed_cells<'c>(
+    c: &'c ContactView<'c>,
+    birthday: &'c str,
+    lists: &'c str,
+    tags: &'c str,
+) -> [&'c str; FIXED_COLUMNS] {
+    let email = c.email_address.as_ref();
+    let phones = c.phone_numbers.as_ref();
+    let phone = |get: fn(&'c Phones<'c>) -> &'c Option<S<'c>>| {
+        phones.and_then(|p| get(p).as_ref()).map_or("", text)
+    };
+    let address = c.street_addresses.as_ref().and_then(|a| a.0.as_ref());
+    let addr = |get: fn(&'c AddressView<'c>) -> &'c S<'c>| address.map_or("", |a| text(get(a)));
+    [
+        email.map_or("", |e| e.address.as_str()),
+        text(&c.first_name),
+        text(&c.last_name),
+        text(&c.contact_id),
+        text(&c.job_title),
+        text(&c.company_name),
+        phone(|p| &p.work),
+        phone(|p| &p.home),
+        phone(|p| &p.mobile),
+        addr(|a| &a.street),
+        addr(|a| &a.city),
+        addr(|a| &a.state),
+        addr(|a| &a.country),
+        addr(|a| &a.postal_code),
+        birthday,
+        text(&c.anniversary),
+        email.map_or("", |e| text(&e.permission_to_send)),
+        lists,
+        tags,
+        text(&c.created_at),
+        text(&c.updated_at),
+    ]
+}
+
+/// A custom field column's cell: its `value`, else its `choice_ids` joined with `;`.
+fn custom_cell<'c>(field: Option<&'c CustomFieldView<'c>>, choices: &'c mut String) -> &'c str {
+    let Some(f) = field else { return "" };
+    if let Some(v) = &f.value {
+        return v.as_str();
+    }
+    f.choice_ids.as_ref().map_or("", |j| j.as_str(choices))
 }
 
 /// `n` zero-padded to two digits, without the formatting machinery (once per row).
@@ -237,12 +277,8 @@ fn two_digits(n: i64, out: &mut String) {
     }
 }
 
-fn text<'c>(s: &'c S<'_>) -> Option<&'c str> {
-    s.as_ref().map(Str::as_str)
-}
-
-fn joined<'c>(j: &'c Option<Joined<'_>>, scratch: &'c mut String) -> Option<&'c str> {
-    j.as_ref().map(|j| j.as_str(scratch))
+fn text<'c>(s: &'c S<'_>) -> &'c str {
+    s.as_ref().map_or("", Str::as_str)
 }
 
 impl Encoder for CsvEncoder {

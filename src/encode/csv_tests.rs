@@ -287,6 +287,50 @@ fn partial_values_fall_back_as_documented() {
 }
 
 #[test]
+fn custom_field_ids_that_share_a_prefix_or_are_short_find_their_own_column() {
+    // The lookup compares each id's first 8 bytes as an integer first: ids equal there, ids
+    // shorter than 8 bytes (zero-padded), and one that is a prefix of another must still match
+    // exactly their own column, whatever order the contact lists them in.
+    let ids = [
+        "abcdefgh-2",
+        "abcdefgh-1",
+        "abcdefgh",
+        "abc",
+        "ab",
+        "",
+        "abcdefgi",
+    ];
+    let defs: Vec<_> = ids
+        .iter()
+        .map(|id| CustomFieldDef {
+            custom_field_id: (*id).into(),
+            ..Default::default()
+        })
+        .collect();
+    let spec: Vec<String> = ids.iter().map(|id| format!("custom_field:{id}")).collect();
+    let columns = resolve_columns(Some(&spec.join(",")), &defs).unwrap();
+    let field = |id: &str| json!({"custom_field_id": id, "value": format!("v[{id}]")});
+    let mut listed: Vec<Value> = ids.iter().rev().map(|id| field(id)).collect();
+    // Ids no column shows, next to ones that do.
+    listed.extend(["abcdefgh-3", "abcdefg", "abd", "a"].map(field));
+    listed.rotate_left(3);
+    let (_, rows) = read_back(&encode(
+        &columns,
+        false,
+        &[json!({"custom_fields": listed})],
+    ));
+    let want: Vec<String> = ids.iter().map(|id| format!("v[{id}]")).collect();
+    assert_eq!(rows, [want]);
+    // Absent ones stay empty; an unshown one with the same first 8 bytes does not fill them.
+    let (_, rows) = read_back(&encode(
+        &columns,
+        false,
+        &[json!({"custom_fields": [field("abcdefgh-3"), field("abcdefgh-1")]})],
+    ));
+    assert_eq!(rows, [["", "v[abcdefgh-1]", "", "", "", "", ""]]);
+}
+
+#[test]
 fn column_selection_order_and_repeats() {
     let contact = json!({"contact_id": "c9", "first_name": "F", "last_name": "L", "email_address": {"address": "e@x"}});
     let (header, rows) = read_back(&encode(

@@ -7,7 +7,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use lapin::BasicProperties;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
+use crate::job::JobSpec;
 use crate::queue::{Decision, DeliveryHandler, message};
 use crate::startup::WorkerContext;
 use crate::store::jobs::{self, RecordOutcome};
@@ -50,8 +52,16 @@ impl DeliveryHandler for Intake {
         };
         let span =
             tracing::info_span!("intake", job_id = %spec.job_id, account_id = %spec.account_id);
-        let _g = span.enter();
-        match jobs::record(&self.ctx.pool, &spec, self.ctx.settings.max_attempts).await {
+        // Instrumented, not entered: a guard held across `.await` would lend this job's span
+        // to whatever else the thread runs meanwhile.
+        self.record(&spec).instrument(span).await
+    }
+}
+
+impl Intake {
+    /// Records a valid job (acked), or asks for a requeue when Postgres is away.
+    async fn record(&self, spec: &JobSpec) -> Decision {
+        match jobs::record(&self.ctx.pool, spec, self.ctx.settings.max_attempts).await {
             Ok(RecordOutcome::Created(_)) => {
                 tracing::info!("job recorded");
                 crate::ops::metrics::queue_message("recorded");
