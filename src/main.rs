@@ -2,11 +2,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     keep_freed_memory();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("the tokio runtime starts");
-    runtime.block_on(cc_export::cli::main())
+    cc_export::cli::main()
 }
 
 /// Every page makes a few buffers of 0.3–1 MB (the body, its views, the encoded chunk). glibc

@@ -109,6 +109,13 @@ fn parse_rfc3339(s: &str) -> Result<String, String> {
         .map_err(|e| format!("not an RFC 3339 date-time: {e}"))
 }
 
+impl ExportArgs {
+    /// Whether the export reads the in-process simulator (`--simulate N`).
+    pub fn simulates(&self) -> bool {
+        self.simulate.is_some()
+    }
+}
+
 pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let target = if args.out.starts_with("s3://") {
         let loc = S3Location::parse(&args.out)?;
