@@ -61,6 +61,8 @@ impl DeliveryHandler for Intake {
 impl Intake {
     /// Records a valid job (acked), or asks for a requeue when Postgres is away.
     async fn record(&self, spec: &JobSpec) -> Decision {
+        // Names the job before the first await: a delivery whose row never appears shows here.
+        tracing::debug!("recording the job");
         match jobs::record(&self.ctx.pool, spec, self.ctx.settings.max_attempts).await {
             Ok(RecordOutcome::Created(_)) => {
                 tracing::info!("job recorded");
