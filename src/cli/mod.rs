@@ -65,24 +65,26 @@ pub mod exit {
 /// Parses the command line, then runs the command on the runtime it calls for.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = if cli.one_thread() {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if cli.one_worker_thread() {
+        runtime.worker_threads(1);
     }
-    .enable_all()
-    .build()
-    .expect("the tokio runtime starts");
+    let runtime = runtime
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
     runtime.block_on(run(cli))
 }
 
 impl Cli {
-    /// A foreground export of a real account runs on one thread: its pipeline needs ~1 % of a
-    /// core at the API's rate limit (its tasks wait on the limiter and the network), and one
-    /// thread spares it the cross-thread wake-ups of a pool (~0.2 µs of CPU per contact in the
-    /// limit-lifted benchmark). Everything else gets a thread per core: the worker's concurrent
-    /// jobs, the servers, and `--simulate`, whose in-process simulator builds pages meanwhile.
-    fn one_thread(&self) -> bool {
+    /// A foreground export of a real account gets one worker thread beside the main one: its
+    /// pipeline needs ~1 % of a core at the API's rate limit, and a pool of one spares it the
+    /// work-stealing wake-ups across threads (~0.2 µs of CPU per contact in the limit-lifted
+    /// benchmark). The fetch tasks run on the worker and the sink's writes and fsyncs on the
+    /// main thread, so a slow fsync does not hold back the next request. Everything else
+    /// gets a thread per core: the worker's concurrent jobs, the servers, and `--simulate`,
+    /// whose in-process simulator builds pages meanwhile.
+    fn one_worker_thread(&self) -> bool {
         matches!(&self.command, Command::Export(args) if !args.simulates())
     }
 }
