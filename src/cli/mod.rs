@@ -79,8 +79,8 @@ pub fn main() -> ExitCode {
 impl Cli {
     /// A foreground export of a real account gets one worker thread beside the main one: its
     /// pipeline needs ~1 % of a core at the API's rate limit, and a pool of one spares it the
-    /// work-stealing wake-ups across threads (~0.2 µs of CPU per contact in the limit-lifted
-    /// benchmark). The fetch tasks run on the worker and the sink's writes and fsyncs on the
+    /// work-stealing wake-ups across threads (~0.5 µs of CPU per contact, most of it system
+    /// time, in the limit-lifted benchmark: docs/PERFORMANCE.md). The fetch tasks run on the worker and the sink's writes and fsyncs on the
     /// main thread, so a slow fsync does not hold back the next request. Everything else
     /// gets a thread per core: the worker's concurrent jobs, the servers, and `--simulate`,
     /// whose in-process simulator builds pages meanwhile.
