@@ -13,6 +13,8 @@
 mod child;
 #[path = "common/env.rs"]
 mod env;
+#[path = "export/receive.rs"]
+mod receive;
 #[path = "export/seed.rs"]
 mod seed;
 #[path = "export/sizes.rs"]
@@ -41,6 +43,10 @@ struct Bench {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Re-run as the receive-only child of the `cpu` rows (receive.rs).
+    if let Some(done) = receive::child_main() {
+        return done;
+    }
     // `cargo test --all-targets` runs bench binaries too (without `--bench`): nothing to do there.
     if !std::env::args().any(|a| a == "--bench") {
         println!("benchmark: run it with `cargo bench --bench export` or scripts/bench.sh");
@@ -252,8 +258,38 @@ impl Bench {
                 }
                 Err(e) => failed(&prefix, &e),
             }
+            if name == "csv" {
+                self.receive_floor(&sim, contacts);
+            }
         }
         self.stop(sim);
+    }
+
+    /// The same pages fetched and dropped by a child with the export's HTTP client and runtime:
+    /// the CPU no export of them over HTTP goes below (receive.rs).
+    fn receive_floor(&self, sim: &Simulator, contacts: u64) {
+        let prefix = format!("bench cpu_floor contacts={contacts}");
+        let tokens = sim.issue_tokens("bench");
+        let result = receive::run(&format!("http://{}", sim.addr()), &tokens.access_token)
+            .and_then(|r| {
+                let pages = contacts.div_ceil(PAGE);
+                anyhow::ensure!(
+                    r.pages == pages,
+                    "fetched {} pages, expected {pages}",
+                    r.pages
+                );
+                Ok(r)
+            });
+        match result {
+            Ok(r) => println!(
+                "{prefix} status=ok user_s={:.3} sys_s={:.3} us_per_contact={:.3} bytes_in_per_contact={}",
+                r.user.as_secs_f64(),
+                r.sys.as_secs_f64(),
+                (r.user + r.sys).as_secs_f64() * 1e6 / contacts as f64,
+                r.bytes / contacts.max(1)
+            ),
+            Err(e) => failed(&prefix, &e),
+        }
     }
 
     fn rss(&self) {

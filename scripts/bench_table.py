@@ -41,6 +41,7 @@ util = parse(exp, "bench util")
 seed = parse(exp, "bench seed")
 vs = parse(exp, "bench vs_seed")
 cpu = parse(exp, "bench cpu")
+floor = (parse(exp, "bench cpu_floor") or [None])[0]
 rss = parse(exp, "bench rss")
 rss_ratio = (parse(exp, "bench rss_ratio") or [None])[0]
 inproc = parse(read("cpu.out"), "bench cpu_us_per_contact")
@@ -132,6 +133,21 @@ for fmt, name in (("csv", "CSV"), ("csv_gzip", "CSV + gzip"), ("ndjson", "NDJSON
             (us <= 2.0) if fmt == "csv" else "—")
     else:
         row(metric, unmeasured(r), target=target)
+
+# The floor: the same pages fetched and dropped by the export's HTTP client and runtime, in a
+# child of its own; the whole process less it is the export's own work.
+metric = "CPU per contact, HTTP receive alone (same pages, client and runtime; nothing parsed)"
+if floor and floor.get("status") == "ok":
+    us = float(floor["us_per_contact"])
+    ours = f"{us:.2f} µs ({int(floor['bytes_in_per_contact']):,} B JSON in per contact)"
+    if csv:
+        whole = float(csv["us_per_contact"])
+        row(metric, ours, f"export, CSV, whole process {whole:.2f} µs",
+            f"{us / whole:.2f}× of it (the export's own work: {whole - us:.2f} µs)")
+    else:
+        row(metric, ours)
+else:
+    row(metric, unmeasured(floor))
 
 # The same runs, the pipeline's own stages only (read, encode, write), as the export reports
 # them: the whole process less the HTTP client, the runtime and the kernel's receive.

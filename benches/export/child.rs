@@ -150,13 +150,13 @@ fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
-fn timeval(t: libc::timeval) -> Duration {
+pub fn timeval(t: libc::timeval) -> Duration {
     Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
 }
 
 /// Reaps `pid` with wait4, which returns the resource usage of that child alone (getrusage's
 /// RUSAGE_CHILDREN would sum and max over every child reaped so far).
-fn wait_with_usage(pid: u32) -> io::Result<(ExitStatus, libc::rusage)> {
+pub fn wait_with_usage(pid: u32) -> io::Result<(ExitStatus, libc::rusage)> {
     let pid = pid as libc::pid_t;
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is plain old data; zero is a valid value for every field.

@@ -20,7 +20,7 @@ pub struct SeedRun {
 }
 
 /// The first page's URL: the page size and includes the export asks for.
-fn first_url(origin: &str) -> String {
+pub fn first_url(origin: &str) -> String {
     let q = ContactsQuery::default();
     // The export's rows write CSV, which asks for every include but `notes`.
     let include: Vec<&str> = Format::Csv.includes().iter().map(|i| i.as_str()).collect();
