@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use cc_export::cc::{ClientConfig, ContactsClient};
 
 /// Set (to the first page's URL) in the child: it runs the fetch loop instead of the bench.
 const ENV_URL: &str = "BENCH_RECEIVE_URL";
@@ -82,9 +83,9 @@ pub fn child_main() -> Option<anyhow::Result<()>> {
 }
 
 async fn fetch_all(mut url: String, origin: String, token: String) -> anyhow::Result<(u64, u64)> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()?;
+    // Built by the export's own builder: its user agent and timeouts.
+    let cfg = ClientConfig::new(reqwest::Url::parse(&format!("{origin}/v3"))?);
+    let http = ContactsClient::http_client(&cfg)?;
     let (mut pages, mut bytes) = (0u64, 0u64);
     loop {
         let mut resp = http.get(&url).bearer_auth(&token).send().await?;
